@@ -1,0 +1,122 @@
+"""Helpers shared by the schedule families.
+
+Shapes of an anneal, step arithmetic, and the handling of "a schedule or a
+constant float" in composite schedules.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_lrtools._validation import check_learning_rate
+
+LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
+
+REGISTER = keras.saving.register_keras_serializable(package="keras_lrtools")
+
+# Every anneal goes from `start` (fraction 0) to `end` (fraction 1).
+ANNEAL_SHAPES = ("linear", "cosine", "exponential", "1-sqrt")
+
+
+def anneal(shape, start, end, fraction):
+    """Value of a `shape` anneal from `start` to `end` at `fraction` in [0, 1].
+
+    ```
+    linear:       start * (1 - f) + end * f
+    cosine:       end + (start - end) * (1 + cos(pi * f)) / 2
+    exponential:  start * (end / start) ** f          (start > 0)
+    1-sqrt:       end + (start - end) * (1 - sqrt(f))
+    ```
+    """
+    if shape == "linear":
+        # Written so that fraction 1 gives `end` exactly in float32.
+        return start * (1.0 - fraction) + end * fraction
+    if shape == "cosine":
+        return end + (start - end) * 0.5 * (1.0 + ops.cos(math.pi * fraction))
+    if shape == "exponential":
+        return start * ops.power(end / start, fraction)
+    if shape == "1-sqrt":
+        return end + (start - end) * (1.0 - ops.sqrt(fraction))
+    raise ValueError(f"Unknown anneal shape {shape!r}; use {ANNEAL_SHAPES}.")
+
+
+def as_float_step(step):
+    """The optimizer's step counter as a float32 tensor."""
+    return ops.cast(step, "float32")
+
+
+def periods_and_position(step, period):
+    """Returns (floor(step / period), step mod period) as float32 tensors.
+
+    Exact for integer steps of any size the step dtype holds (float32 alone
+    loses the phase of a periodic schedule past 2 ** 24 steps).
+    """
+    step = ops.convert_to_tensor(step)
+    if "int" in keras.backend.standardize_dtype(step.dtype):
+        completed = ops.floor_divide(step, period)
+        position = step - completed * period
+    else:
+        position = ops.mod(step, float(period))
+        completed = ops.round((step - position) / float(period))
+    return ops.cast(completed, "float32"), ops.cast(position, "float32")
+
+
+def progress(step, begin, length):
+    """Fraction of a stage done: clip((step - begin) / length, 0, 1).
+
+    `begin` and `length` (> 0) are Python constants, so the value is finite
+    for every step.
+    """
+    return ops.clip((step - float(begin)) / float(length), 0.0, 1.0)
+
+
+def shifted_step(step, offset):
+    """max(step - offset, 0), keeping the step's integer dtype."""
+    step = ops.convert_to_tensor(step)
+    if offset == 0:
+        return step
+    return ops.maximum(step - offset, ops.zeros_like(step))
+
+
+def check_schedule(name, value):
+    """Returns a LearningRateSchedule, or a constant learning rate as float."""
+    if isinstance(value, LearningRateSchedule):
+        return value
+    if callable(value):
+        raise TypeError(
+            f"Argument `{name}` must be a "
+            "`keras.optimizers.schedules.LearningRateSchedule` or a float; "
+            "plain callables cannot be serialized. Subclass "
+            "LearningRateSchedule instead. "
+            f"Received: {name}={value!r}"
+        )
+    try:
+        return check_learning_rate(name, value)
+    except TypeError:
+        raise TypeError(
+            f"Argument `{name}` must be a "
+            "`keras.optimizers.schedules.LearningRateSchedule` or a float. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        ) from None
+
+
+def evaluate(schedule, step):
+    """schedule(step) as float32, for a schedule or a constant float."""
+    if isinstance(schedule, LearningRateSchedule):
+        return ops.cast(schedule(step), "float32")
+    return ops.cast(schedule, "float32")
+
+
+def serialize(schedule):
+    """A JSON-clean config entry for a schedule or a constant float."""
+    if isinstance(schedule, LearningRateSchedule):
+        return keras.saving.serialize_keras_object(schedule)
+    return schedule
+
+
+def deserialize(config):
+    """Inverse of `serialize`."""
+    if isinstance(config, dict):
+        return keras.saving.deserialize_keras_object(config)
+    return config

@@ -1,0 +1,215 @@
+"""Cosine decay, with optional linear warmup, and cosine with restarts."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_lrtools._validation import check_float
+from keras_lrtools._validation import check_learning_rate
+from keras_lrtools._validation import check_non_negative_int
+from keras_lrtools._validation import check_positive_int
+from keras_lrtools.schedules._common import REGISTER
+from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import as_float_step
+
+
+@REGISTER
+class CosineDecay(keras.optimizers.schedules.CosineDecay):
+    """Cosine decay with optional linear warmup (Keras's `CosineDecay`).
+
+    Keras's class with every argument validated. Unlike Keras, giving
+    `warmup_steps` without `warmup_target` (which Keras silently ignores) or
+    `warmup_target` without `warmup_steps` is an error. The warmup arguments
+    are keyword-only.
+
+    Formula (t = optimizer step, W = warmup_steps, D = decay_steps,
+    I = initial_learning_rate, P = warmup_target if given, else I):
+
+    ```
+    lr(t) = I + (P - I) * t / W                        if t < W
+    lr(t) = P * ((1 - alpha) * c + alpha)              otherwise,
+            c = (1 + cos(pi * min(t - W, D) / D)) / 2
+    ```
+
+    The decay lasts D steps after the warmup, so the LR reaches its floor
+    `alpha * P` at step W + D and holds it.
+
+    Args:
+        initial_learning_rate: Float >= 0. LR at step 0.
+        decay_steps: Int > 0. Updates spent decaying, not counting warmup.
+        alpha: Float in [0, 1]. Floor as a fraction of the peak. Default 0.
+        warmup_target: Optional float >= 0, the peak reached after warmup.
+            Requires `warmup_steps` > 0.
+        warmup_steps: Int >= 0. Updates of linear warmup from
+            `initial_learning_rate` to `warmup_target`. Default 0.
+        name: Optional string used as the ops name scope.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if an argument is out of range, or only one of
+            `warmup_target` and `warmup_steps` is given.
+
+    Example:
+    >>> schedule = CosineDecay(0.1, decay_steps=100)
+    >>> [round(float(schedule(s)), 4) for s in (0, 50, 100, 200)]
+    [0.1, 0.05, 0.0, 0.0]
+    >>> schedule = CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10)
+    >>> [round(float(schedule(s)), 4) for s in (0, 5, 10, 60, 110)]
+    [0.0, 0.05, 0.1, 0.05, 0.0]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        alpha=0.0,
+        *,
+        warmup_target=None,
+        warmup_steps=0,
+        name="CosineDecay",
+    ):
+        warmup_steps = check_non_negative_int("warmup_steps", warmup_steps)
+        if warmup_target is not None:
+            warmup_target = check_learning_rate("warmup_target", warmup_target)
+        if warmup_steps > 0 and warmup_target is None:
+            raise ValueError(
+                "Argument `warmup_target` is required when `warmup_steps` "
+                "> 0 (Keras silently ignores the warmup then). Received: "
+                f"warmup_steps={warmup_steps}, warmup_target=None"
+            )
+        if warmup_target is not None and warmup_steps == 0:
+            raise ValueError(
+                "Argument `warmup_steps` must be > 0 when `warmup_target` is "
+                "given (otherwise `initial_learning_rate` is never used). "
+                f"Received: warmup_steps=0, warmup_target={warmup_target}"
+            )
+        super().__init__(
+            initial_learning_rate=check_learning_rate(
+                "initial_learning_rate", initial_learning_rate
+            ),
+            decay_steps=check_positive_int("decay_steps", decay_steps),
+            alpha=check_float("alpha", alpha, low=0.0, high=1.0),
+            name=name,
+            warmup_target=warmup_target,
+            warmup_steps=warmup_steps,
+        )
+
+
+@REGISTER
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR), TF1 `cosine_decay_restarts`.
+
+    Keras's `CosineDecayRestarts` semantics, with every argument validated.
+    Periods never shrink (`t_mul >= 1`) and peaks never grow (`m_mul <= 1`),
+    so the schedule is defined and bounded at every step. Keras finds the
+    period with a float32 logarithm, which can round a restart step into
+    the previous period (with `t_mul=1.5` on torch, step 20 of `T=8` gave
+    the floor instead of the peak); here the period index i is checked
+    against the start of its period and corrected, so every restart lands
+    on its peak.
+
+    Formula (t = optimizer step, T = first_decay_steps, I =
+    initial_learning_rate):
+
+    ```
+    f = t / T
+    i = floor(f), g = f - i                        if t_mul == 1
+    i = floor(log(1 - f * (1 - t_mul)) / log(t_mul))
+    g = (f - (1 - t_mul ** i) / (1 - t_mul)) / t_mul ** i   otherwise
+    lr(t) = I * ((1 - alpha) * m_mul ** i * (1 + cos(pi * g)) / 2 + alpha)
+    ```
+
+    Period i lasts `T * t_mul ** i` steps and peaks at
+    `I * ((1 - alpha) * m_mul ** i + alpha)`; the floor `alpha * I` is not
+    scaled by `m_mul`.
+
+    Args:
+        initial_learning_rate: Float >= 0. LR at step 0.
+        first_decay_steps: Int > 0. Length of the first period in updates.
+        t_mul: Float >= 1. Each period is `t_mul` times the previous one.
+            Default 2.0.
+        m_mul: Float in (0, 1]. Each peak is `m_mul` times the previous
+            one. Default 1.0.
+        alpha: Float in [0, 1]. Floor as a fraction of
+            `initial_learning_rate`. Default 0.
+        name: Optional string used as the ops name scope.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if an argument is outside the range given above.
+
+    Example:
+    >>> schedule = CosineDecayRestarts(1.0, 10, t_mul=2.0, m_mul=0.5)
+    >>> [round(float(schedule(s)), 4) for s in (0, 5, 10, 20, 30)]
+    [1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate,
+        first_decay_steps,
+        t_mul=2.0,
+        m_mul=1.0,
+        alpha=0.0,
+        name="SGDRDecay",
+    ):
+        self.initial_learning_rate = check_learning_rate(
+            "initial_learning_rate", initial_learning_rate
+        )
+        self.first_decay_steps = check_positive_int(
+            "first_decay_steps", first_decay_steps
+        )
+        self.t_mul = check_float("t_mul", t_mul, low=1.0)
+        self.m_mul = check_float(
+            "m_mul", m_mul, low=0.0, high=1.0, low_inclusive=False
+        )
+        self.alpha = check_float("alpha", alpha, low=0.0, high=1.0)
+        self.name = name
+
+    def _period_start(self, index):
+        """Step at which period `index` begins (float32 tensor)."""
+        if self.t_mul == 1.0:
+            return index * self.first_decay_steps
+        return (
+            self.first_decay_steps
+            * (1.0 - ops.power(self.t_mul, index))
+            / (1.0 - self.t_mul)
+        )
+
+    def __call__(self, step):
+        step = as_float_step(step)
+        fraction = step / self.first_decay_steps
+        if self.t_mul == 1.0:
+            index = ops.floor(fraction)
+        else:
+            index = ops.floor(
+                ops.log(1.0 - fraction * (1.0 - self.t_mul))
+                / math.log(self.t_mul)
+            )
+            # Undo float32 rounding of the logarithm near a restart.
+            index = ops.where(
+                step >= self._period_start(index + 1.0), index + 1.0, index
+            )
+            index = ops.where(
+                step < self._period_start(index), index - 1.0, index
+            )
+        length = self.first_decay_steps * ops.power(self.t_mul, index)
+        completed = ops.clip(
+            (step - self._period_start(index)) / length, 0.0, 1.0
+        )
+        cosine = 0.5 * (1.0 + ops.cos(math.pi * completed))
+        peak = ops.power(self.m_mul, index)
+        return self.initial_learning_rate * (
+            (1.0 - self.alpha) * peak * cosine + self.alpha
+        )
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
