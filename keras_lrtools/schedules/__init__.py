@@ -25,6 +25,7 @@ from keras_lrtools.schedules.linear_cosine import NoisyLinearCosineDecay
 from keras_lrtools.schedules.one_cycle import OneCycle
 from keras_lrtools.schedules.piecewise import PiecewiseConstantDecay
 from keras_lrtools.schedules.polynomial import PolynomialDecay
+from keras_lrtools.schedules.scaled import ScaledSchedule
 from keras_lrtools.schedules.sequential import SequentialSchedule
 from keras_lrtools.schedules.warmup import Warmup
 from keras_lrtools.schedules.warmup_stable_decay import WarmupStableDecay
@@ -90,6 +91,7 @@ __all__ = [
     "OneCycle",
     "PiecewiseConstantDecay",
     "PolynomialDecay",
+    "ScaledSchedule",
     "SequentialSchedule",
     "Warmup",
     "WarmupStableDecay",

@@ -115,6 +115,7 @@ PUBLIC_SCHEDULES = [
         ),
     ),
     (S.InverseSqrtDecay, dict(peak_learning_rate=0.1, warmup_steps=4)),
+    (S.ScaledSchedule, dict(schedule=S.CosineDecay(0.1, 12), scale=0.25)),
 ]
 IDS = [cls.__name__ for cls, _ in PUBLIC_SCHEDULES]
 GRID = [0, 1, 2, 3, 4, 5, 8, 9, 10, 13, 14, 15, 100, 10**9]

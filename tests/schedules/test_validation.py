@@ -45,6 +45,7 @@ VALID = {
         peak_learning_rate=0.1, warmup_steps=5, stable_steps=10, decay_steps=5
     ),
     S.InverseSqrtDecay: dict(peak_learning_rate=0.1, warmup_steps=10),
+    S.ScaledSchedule: dict(schedule=0.1, scale=0.5),
 }
 
 V, T = ValueError, TypeError

@@ -1,0 +1,19 @@
+"""Callbacks for `model.fit`.
+
+Plateau reduction that works with schedules, per-step TensorBoard logging,
+and a guard against a learning rate that breaks training.
+"""
+
+from keras_lrtools.callbacks.guard import Diagnosis
+from keras_lrtools.callbacks.guard import LearningRateGuard
+from keras_lrtools.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from keras_lrtools.callbacks.step_recorder import StepRecorder
+from keras_lrtools.callbacks.step_tensorboard import StepTensorBoard
+
+__all__ = [
+    "Diagnosis",
+    "LearningRateGuard",
+    "ReduceLROnPlateau",
+    "StepRecorder",
+    "StepTensorBoard",
+]

@@ -1,0 +1,419 @@
+"""A guard against a learning rate that breaks training."""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_lrtools._validation import check_choice
+from keras_lrtools._validation import check_float
+from keras_lrtools._validation import check_int
+from keras_lrtools._validation import check_non_negative_int
+from keras_lrtools._validation import check_positive_int
+from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
+from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
+from keras_lrtools.callbacks._learning_rate import single_optimizer
+from keras_lrtools.schedules import adam_effective_learning_rate
+
+ACTIONS = ("stop", "restore")
+SYMPTOMS = ("non_finite_loss", "exploding_loss", "collapse", "dead_relu")
+_ADAM_FAMILY = ("Adam", "AdamW", "Adamax", "Nadam", "Lamb")
+
+
+class Diagnosis:
+    """What the guard found.
+
+    Attributes: `symptom` (one of SYMPTOMS), `epoch`, `batch` (or None),
+    `learning_rate` (the LR in force) and `message` (shown to the user).
+    """
+
+    def __init__(self, symptom, epoch, batch, learning_rate, message):
+        self.symptom = symptom
+        self.epoch = epoch
+        self.batch = batch
+        self.learning_rate = learning_rate
+        self.message = message
+
+    def __repr__(self):
+        return (
+            f"Diagnosis(symptom={self.symptom!r}, epoch={self.epoch}, "
+            f"batch={self.batch}, learning_rate={self.learning_rate:.4g})"
+        )
+
+
+class LearningRateGuard(keras.callbacks.Callback):
+    """Detects a learning rate that breaks training, early and cheaply.
+
+    With too large a step (Adam at 0.01 or 1 on the SIGNS network, say)
+    every hidden ReLU can die: the network then predicts one class for
+    every input, its cross-entropy sticks at about ln(num_classes) and its
+    accuracy at the share of one class, and Keras gives no sign of it.
+    The guard looks for:
+
+    - `non_finite_loss`: a NaN or infinite loss (checked every
+      `check_every_batches` batches and at each epoch end);
+    - `exploding_loss`: an epoch loss above `divergence_factor` times the
+      best epoch loss so far;
+    - `collapse`: for `collapse_patience` consecutive epochs (the first
+      epoch is never judged), the loss within `collapse_tolerance` of
+      ln(num_classes) and the accuracy within `accuracy_tolerance` of one
+      class's share (`class_shares`, or 1 / num_classes);
+    - `dead_relu` (only with `sample`): every unit of a ReLU layer, or at
+      least `max_dead_fraction` of all ReLU units, output 0 for every
+      input of the sample batch. (A healthy SIGNS network already has
+      about 70% of its 37 units dead by this measure; the collapsed one
+      about 90%, with its 12-unit layer entirely dead.)
+
+    Then, with `action="stop"`, it stops training and prints what it found,
+    the LR in force and what to do; with `action="restore"`, it puts back
+    the weights and optimizer state of the last healthy epoch, multiplies
+    the LR by `factor` (through `ScaledSchedule` when the optimizer holds a
+    schedule, as `ReduceLROnPlateau` does) and goes on, at most
+    `max_restores` times before it stops. The findings are kept in
+    `diagnoses`.
+
+    Args:
+        num_classes: Int >= 2, or None to read it from the model's output
+            width. Needed for the collapse test.
+        action: "stop" or "restore". Default "stop".
+        collapse_patience: Int > 0. Consecutive collapsed epochs that
+            trigger. Default 2.
+        collapse_tolerance: Float > 0, in nats. Default 0.1.
+        accuracy_tolerance: Float >= 0. Default 0.01.
+        class_shares: Optional list of the classes' shares of the
+            training data (floats summing to 1).
+        divergence_factor: Float > 1. Default 4.0.
+        check_every_batches: Int >= 0; 0 checks the loss for NaN only at
+            epoch ends. Default 1.
+        sample: Optional input batch (array) for the dead-ReLU test; the
+            model must be a Sequential or functional model.
+        max_dead_fraction: Float in (0, 1]. Default 0.95.
+        factor: Float in (0, 1). LR multiplier of a restore. Default 0.1.
+        max_restores: Int >= 0. Default 3.
+        accuracy_key: Name of the accuracy in the logs. Default "accuracy".
+        verbose: 1 prints each finding (default), 0 keeps quiet.
+
+    Example:
+    >>> guard = LearningRateGuard(num_classes=6, action="stop")
+    """
+
+    def __init__(
+        self,
+        num_classes=None,
+        action="stop",
+        collapse_patience=2,
+        collapse_tolerance=0.1,
+        accuracy_tolerance=0.01,
+        class_shares=None,
+        divergence_factor=4.0,
+        check_every_batches=1,
+        sample=None,
+        max_dead_fraction=0.95,
+        factor=0.1,
+        max_restores=3,
+        accuracy_key="accuracy",
+        verbose=1,
+    ):
+        super().__init__()
+        self.num_classes = (
+            None
+            if num_classes is None
+            else check_int("num_classes", num_classes, minimum=2)
+        )
+        self.action = check_choice("action", action, ACTIONS)
+        self.collapse_patience = check_positive_int(
+            "collapse_patience", collapse_patience
+        )
+        self.collapse_tolerance = check_float(
+            "collapse_tolerance",
+            collapse_tolerance,
+            low=0.0,
+            low_inclusive=False,
+        )
+        self.accuracy_tolerance = check_float(
+            "accuracy_tolerance", accuracy_tolerance, low=0.0, high=1.0
+        )
+        self.class_shares = _check_shares(class_shares, self.num_classes)
+        self.divergence_factor = check_float(
+            "divergence_factor",
+            divergence_factor,
+            low=1.0,
+            low_inclusive=False,
+        )
+        self.check_every_batches = check_non_negative_int(
+            "check_every_batches", check_every_batches
+        )
+        self.sample = None if sample is None else np.asarray(sample)
+        self.max_dead_fraction = check_float(
+            "max_dead_fraction",
+            max_dead_fraction,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+        )
+        self.factor = check_float(
+            "factor",
+            factor,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        self.max_restores = check_non_negative_int("max_restores", max_restores)
+        if not isinstance(accuracy_key, str):
+            raise TypeError(
+                "Argument `accuracy_key` must be a string. "
+                f"Received: accuracy_key={accuracy_key!r}"
+            )
+        self.accuracy_key = accuracy_key
+        self.verbose = check_int("verbose", verbose, minimum=0)
+        self.diagnoses = []
+
+    # Run state ------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        single_optimizer(self.model, "LearningRateGuard")
+        self._classes = self.num_classes or _output_width(self.model)
+        self._shares = self.class_shares or (
+            None if self._classes is None else [1.0 / self._classes]
+        )
+        self._probe = None
+        if self.sample is not None:
+            self._probe, self._probe_names = _relu_probe(self.model)
+        self.diagnoses = []
+        self._best_loss = math.inf
+        self._collapsed_epochs = 0
+        self._restores = 0
+        self._good_state = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        if self._good_state is None:
+            self._good_state = _snapshot(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.check_every_batches or batch % self.check_every_batches:
+            return
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._found(
+                "non_finite_loss",
+                batch,
+                f"the loss became {float(loss)} at batch {batch}",
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        symptom = self._epoch_symptom(epoch, logs)
+        if symptom is None:
+            self._good_state = _snapshot(self.model)
+        else:
+            self._found(*symptom)
+
+    # Tests ----------------------------------------------------------------
+
+    def _epoch_symptom(self, epoch, logs):
+        loss = logs.get("loss")
+        if loss is None:
+            return None
+        loss = float(loss)
+        if not math.isfinite(loss):
+            return ("non_finite_loss", None, f"the epoch loss is {loss}")
+        if loss > self.divergence_factor * self._best_loss:
+            return (
+                "exploding_loss",
+                None,
+                f"the loss {loss:.4g} is above {self.divergence_factor:g} "
+                f"times its best, {self._best_loss:.4g}",
+            )
+        self._best_loss = min(self._best_loss, loss)
+        collapse = self._collapse(epoch, loss, logs.get(self.accuracy_key))
+        if collapse is not None:
+            return ("collapse", None, collapse)
+        if self._probe is not None:
+            dead, dead_layers = self._dead_units()
+            if dead >= self.max_dead_fraction or dead_layers:
+                layers = (
+                    f"; every unit of {', '.join(dead_layers)} is dead, so "
+                    "the output no longer depends on the input"
+                    if dead_layers
+                    else ""
+                )
+                return (
+                    "dead_relu",
+                    None,
+                    f"{dead:.0%} of the ReLU units output 0 for every "
+                    f"input of the sample batch{layers}",
+                )
+        return None
+
+    def _collapse(self, epoch, loss, accuracy):
+        if epoch == 0 or self._classes is None or accuracy is None:
+            return None
+        chance = math.log(self._classes)
+        at_chance = abs(loss - chance) <= self.collapse_tolerance
+        share = min(self._shares, key=lambda s: abs(float(accuracy) - s))
+        one_class = abs(float(accuracy) - share) <= self.accuracy_tolerance
+        self._collapsed_epochs = (
+            self._collapsed_epochs + 1 if at_chance and one_class else 0
+        )
+        if self._collapsed_epochs < self.collapse_patience:
+            return None
+        return (
+            f"training collapsed to chance: for {self._collapsed_epochs} "
+            f"epochs the loss ({loss:.4f}) stayed within "
+            f"{self.collapse_tolerance:g} of ln({self._classes}) = "
+            f"{chance:.4f} and the accuracy ({float(accuracy):.4f}) at one "
+            f"class's share ({share:.4f}): the network predicts one class "
+            "for every input, typically because a too large step killed "
+            "its ReLUs"
+        )
+
+    def _dead_units(self):
+        """Returns the dead fraction of ReLU units and the all-dead layers.
+
+        A unit is dead if it outputs 0 for every input of the sample.
+        """
+        outputs = self._probe(self.sample, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        dead = total = 0
+        dead_layers = []
+        for name, output in zip(self._probe_names, outputs, strict=True):
+            values = keras.ops.convert_to_numpy(output)
+            values = values.reshape(values.shape[0], -1)
+            dead_here = int(np.sum(np.all(values <= 0.0, axis=0)))
+            if dead_here == values.shape[1]:
+                dead_layers.append(name)
+            dead += dead_here
+            total += values.shape[1]
+        return dead / max(total, 1), dead_layers
+
+    # Actions --------------------------------------------------------------
+
+    def _found(self, symptom, batch, what):
+        optimizer = self.model.optimizer
+        learning_rate = learning_rate_in_force(optimizer)
+        where = f"epoch {self._epoch + 1}" + (
+            "" if batch is None else f", batch {batch}"
+        )
+        rate = f"learning rate in force: {learning_rate:.4g}"
+        if type(optimizer).__name__ in _ADAM_FAMILY:
+            step = int(optimizer.iterations)
+            effective = float(
+                adam_effective_learning_rate(
+                    learning_rate,
+                    step,
+                    float(optimizer.beta_1),
+                    float(optimizer.beta_2),
+                )
+            )
+            rate += f" (Adam's effective step {effective:.4g})"
+        advice = (
+            "What to do: lower the learning rate (10x at a time), warm it "
+            "up (keras_lrtools.schedules.Warmup), or pick one with an LR "
+            "range test (keras_lrtools.find_learning_rate)."
+        )
+        restore = self.action == "restore" and (
+            self._restores < self.max_restores and self._good_state is not None
+        )
+        if restore:
+            _restore(self.model, self._good_state)
+            old, new = reduce_learning_rate(self.model, self.factor)
+            self._restores += 1
+            self._collapsed_epochs = 0
+            self._best_loss = math.inf
+            outcome = (
+                f"Restored the weights of the last healthy epoch and "
+                f"lowered the learning rate from {old:.4g} to {new:.4g} "
+                f"(restore {self._restores} of {self.max_restores})."
+            )
+        else:
+            self.model.stop_training = True
+            outcome = "Training stopped."
+        message = (
+            f"LearningRateGuard, {where}: {what}. {rate}. {outcome} {advice}"
+        )
+        self.diagnoses.append(
+            Diagnosis(symptom, self._epoch, batch, learning_rate, message)
+        )
+        if self.verbose:
+            print("\n" + message)
+
+
+def _check_shares(shares, num_classes):
+    if shares is None:
+        return None
+    if isinstance(shares, (str, bytes)) or not hasattr(shares, "__iter__"):
+        raise TypeError(
+            "Argument `class_shares` must be a list of floats. "
+            f"Received: class_shares={shares!r}"
+        )
+    shares = [
+        check_float(f"class_shares[{i}]", s, low=0.0, high=1.0)
+        for i, s in enumerate(shares)
+    ]
+    if not shares or abs(sum(shares) - 1.0) > 1e-3:
+        raise ValueError(
+            "Argument `class_shares` must be non-empty and sum to 1. "
+            f"Received: class_shares={shares}"
+        )
+    if num_classes is not None and len(shares) != num_classes:
+        raise ValueError(
+            "Argument `class_shares` must have `num_classes` elements. "
+            f"Received: class_shares with {len(shares)} elements, "
+            f"num_classes={num_classes}"
+        )
+    return shares
+
+
+def _output_width(model):
+    try:
+        width = model.outputs[0].shape[-1]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return width if isinstance(width, int) and width >= 2 else None
+
+
+def _relu_probe(model):
+    """A model from the inputs to every ReLU output, for the dead test."""
+    relu = keras.activations.relu
+    layers = [
+        layer
+        for layer in model.layers
+        if getattr(layer, "activation", None) is relu
+        or isinstance(layer, keras.layers.ReLU)
+    ]
+    if not layers:
+        raise ValueError(
+            "LearningRateGuard(sample=...) tests ReLU units, but the model "
+            "has no layer with a ReLU activation."
+        )
+    try:
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        probe = keras.Model(inputs, [layer.output for layer in layers])
+    except (AttributeError, ValueError) as error:
+        raise ValueError(
+            "LearningRateGuard(sample=...) needs a Sequential or functional "
+            f"model to read its ReLU outputs. Cause: {error}"
+        ) from error
+    return probe, [layer.name for layer in layers]
+
+
+def _snapshot(model):
+    return (
+        [np.array(w) for w in model.get_weights()],
+        [
+            np.array(keras.ops.convert_to_numpy(v))
+            for v in model.optimizer.variables
+        ],
+    )
+
+
+def _restore(model, state):
+    weights, optimizer_values = state
+    model.set_weights(weights)
+    for variable, value in zip(
+        model.optimizer.variables, optimizer_values, strict=True
+    ):
+        variable.assign(value)

@@ -1,0 +1,257 @@
+"""Reduce the learning rate on a plateau, also when it is a schedule."""
+
+import keras
+
+from keras_lrtools._validation import check_float
+from keras_lrtools._validation import check_int
+from keras_lrtools._validation import check_non_negative_int
+from keras_lrtools.callbacks._learning_rate import float32
+from keras_lrtools.callbacks._learning_rate import holds_schedule
+from keras_lrtools.callbacks._learning_rate import install_scaled_schedule
+from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
+from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
+from keras_lrtools.callbacks._learning_rate import single_optimizer
+from keras_lrtools.callbacks._monitor import Improvement
+from keras_lrtools.callbacks._monitor import resolve_mode
+from keras_lrtools.callbacks._state import attached_state
+
+STATE_ATTRIBUTE = "_keras_lrtools_reduce_lr_on_plateau"
+STATE_NAMES = ("scale", "best", "wait", "cooldown_counter")
+
+
+class ReduceLROnPlateau(keras.callbacks.Callback):
+    """Reduce the learning rate when a metric stops improving.
+
+    A drop-in for `keras.callbacks.ReduceLROnPlateau` (same arguments, same
+    meaning) that also works when the optimizer holds a
+    `LearningRateSchedule`, where Keras's raises TypeError at the first
+    reduction, possibly hours into training.
+
+    - Float learning rate: each reduction sets it to
+      `max(lr * factor, min_lr)`, as Keras does.
+    - Schedule: the schedule is wrapped, once, in
+      `keras_lrtools.schedules.ScaledSchedule`, so the LR applied at step t
+      is `schedule(t) * scale`. Each reduction multiplies `scale` by
+      `factor`, but never so far that the LR in force falls below `min_lr`
+      (the schedule itself may still decay below it later). The train
+      step is retraced after a reduction, so the new scale is used on
+      every backend, jax's compiled step included.
+
+    Counting, at the end of every epoch (`patience` and `cooldown` count
+    epochs):
+
+    ```
+    if cooldown_counter > 0:        # protected epoch after a reduction
+        cooldown_counter -= 1; wait = 0; best = better of (best, value)
+    elif value improves on best:    # see min_delta, min_delta_mode
+        best = value; wait = 0
+    else:
+        wait += 1
+        if wait >= patience: reduce; wait = 0; cooldown_counter = cooldown
+    ```
+
+    So the LR is reduced after `patience` consecutive epochs without
+    improvement (Keras's rule; PyTorch waits one epoch more), and
+    `cooldown=c` protects exactly c epochs after a reduction. Keras
+    decrements its counter before testing it, so there `cooldown=1`
+    behaves like 0 and `cooldown=c` protects c - 1 epochs.
+
+    State: `best`, `wait`, `cooldown_counter` and `scale` are saved with
+    the model's weights (a `BackupAndRestore` or `save_weights` checkpoint,
+    a `.keras` file), so a resumed run continues the same LR trajectory.
+    A new `fit()` on a model already in memory starts a new run: the
+    counters reset, as in Keras, and the LR stays where it was.
+
+    After each epoch, `logs["learning_rate"]` is the LR in force for the
+    next update (the scaled one) and `logs["learning_rate_scale"]` the
+    total reduction factor so far.
+
+    Args:
+        monitor: Name of the value in the epoch logs. Default "val_loss".
+        factor: Float in (0, 1). Multiplier of each reduction. Default 0.1.
+        patience: Int >= 0. Epochs without improvement before a reduction.
+            Default 10.
+        verbose: Int, 0 (quiet) or 1 (a line per reduction).
+        mode: "auto", "min" or "max". "auto" is "min" for names ending in
+            "loss" and "max" for accuracy-like names, an error otherwise.
+        min_delta: Float >= 0. Smallest change that counts as an
+            improvement (absolute, or relative with `min_delta_mode="rel"`,
+            where it must be <= 1). Default 1e-4.
+        cooldown: Int >= 0. Epochs after a reduction during which no
+            reduction happens. Default 0.
+        min_lr: Float >= 0. The LR is never reduced below this. Default 0.
+        min_delta_mode: "abs" (Keras) or "rel" (PyTorch's
+            `threshold_mode="rel"`). Default "abs".
+
+    Raises:
+        ValueError, TypeError: at construction for a bad argument; at the
+            end of the first epoch if `monitor` is not in the logs (the
+            message lists the names that are).
+
+    Example:
+    >>> import keras
+    >>> from keras_lrtools.schedules import CosineDecay
+    >>> callback = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2)
+    >>> optimizer = keras.optimizers.Adam(CosineDecay(1e-3, 10_000))
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        min_delta_mode="abs",
+    ):
+        super().__init__()
+        self.monitor = monitor
+        self.mode = mode
+        self.factor = check_float(
+            "factor",
+            factor,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        self.patience = check_non_negative_int("patience", patience)
+        self.verbose = check_int("verbose", verbose, minimum=0)
+        self.min_delta = min_delta
+        self.cooldown = check_non_negative_int("cooldown", cooldown)
+        self.min_lr = check_float("min_lr", min_lr, low=0.0)
+        self.min_delta_mode = min_delta_mode
+        self._improvement = Improvement(
+            resolve_mode(monitor, mode), min_delta, min_delta_mode
+        )
+        self._schedule = None
+        self._state = None
+        self._values = None
+        self._synced = False
+        self._seen_monitor = False
+
+    def get_config(self):
+        return {
+            "monitor": self.monitor,
+            "factor": self.factor,
+            "patience": self.patience,
+            "verbose": self.verbose,
+            "mode": self.mode,
+            "min_delta": self.min_delta,
+            "cooldown": self.cooldown,
+            "min_lr": self.min_lr,
+            "min_delta_mode": self.min_delta_mode,
+        }
+
+    @property
+    def scale(self):
+        """Product of all reductions so far (1.0 before the first)."""
+        return 1.0 if self._values is None else self._values["scale"]
+
+    def set_model(self, model):
+        # Runs when fit() builds its callbacks, before any on_train_begin,
+        # so a BackupAndRestore listed anywhere restores over these values.
+        super().set_model(model)
+        optimizer = single_optimizer(model, "ReduceLROnPlateau")
+        resumed = None
+        in_this_process = hasattr(optimizer, STATE_ATTRIBUTE)
+        if holds_schedule(optimizer):
+            self._schedule = install_scaled_schedule(optimizer)
+            if not in_this_process:
+                resumed = self._schedule.plateau_state
+            scale = self._schedule.scale
+            model.make_train_function(force=True)
+        else:
+            self._schedule = None
+            scale = 1.0
+        self._state = attached_state(optimizer, STATE_ATTRIBUTE, STATE_NAMES)
+        values = {
+            "scale": scale,
+            "best": self._improvement.worst,
+            "wait": 0.0,
+            "cooldown_counter": 0.0,
+        }
+        if resumed:
+            values.update(resumed)
+            values["scale"] = scale
+        self._state.write(values)
+        self._values = None
+        self._synced = False
+        self._seen_monitor = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._synced:
+            return
+        # First epoch of the run: take the state as restored (or reset).
+        self._values = self._state.read()
+        self._synced = True
+        if (
+            self._schedule is not None
+            and self._schedule.scale != self._values["scale"]
+        ):
+            self._schedule.scale = self._values["scale"]
+            self.model.make_train_function(force=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if not self._synced:
+            self.on_epoch_begin(epoch)
+        current = logs.get(self.monitor)
+        if current is None:
+            if not self._seen_monitor:
+                raise ValueError(
+                    f"ReduceLROnPlateau monitors `{self.monitor}`, which is "
+                    f"not in the logs of epoch {epoch}. Available: "
+                    f"{sorted(logs)}. (val_* values need validation_data.)"
+                )
+        else:
+            self._seen_monitor = True
+            self._step(epoch, float32(current))
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = learning_rate_in_force(optimizer)
+        logs["learning_rate_scale"] = self._values["scale"]
+
+    def _step(self, epoch, current):
+        values = self._values
+        improved = self._improvement(current, values["best"])
+        if values["cooldown_counter"] > 0:
+            values["cooldown_counter"] -= 1
+            values["wait"] = 0
+            if improved:
+                values["best"] = current
+        elif improved:
+            values["best"] = current
+            values["wait"] = 0
+        else:
+            values["wait"] += 1
+            if values["wait"] >= self.patience:
+                if self._reduce(epoch):
+                    values["cooldown_counter"] = self.cooldown
+                values["wait"] = 0
+        self._state.write(values)
+        if self._schedule is not None:
+            self._schedule.plateau_state = {
+                key: values[key] for key in ("best", "wait", "cooldown_counter")
+            }
+
+    def _reduce(self, epoch):
+        """Applies one reduction; False if the LR is already at min_lr."""
+        old, new = reduce_learning_rate(self.model, self.factor, self.min_lr)
+        if new == old:
+            return False
+        if self._schedule is not None:
+            # The schedule's own scale: it includes reductions made by
+            # other callbacks sharing it (the guard), and is what resumes.
+            self._values["scale"] = self._schedule.scale
+        else:
+            self._values["scale"] = float32(self._values["scale"] * new / old)
+        if self.verbose:
+            print(
+                f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
+                f"rate to {new:.4g} (total scale "
+                f"{self._values['scale']:.4g})."
+            )
+        return True

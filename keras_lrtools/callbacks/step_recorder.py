@@ -1,0 +1,162 @@
+"""A metric that records every train step's running totals.
+
+It runs inside the compiled step, so per-step values survive
+`steps_per_execution > 1`.
+"""
+
+import weakref
+
+import keras
+from keras import ops
+
+from keras_lrtools._validation import check_positive_int
+
+# Models whose StepTensorBoard wants per-step values (set in set_model).
+_WATCHED_MODELS = weakref.WeakSet()
+
+
+def watch_model(model):
+    """Marks `model` as one whose StepRecorder should record (weakly)."""
+    _WATCHED_MODELS.add(model)
+
+
+def leaf_metrics(metrics):
+    """The model's metrics with containers (compiled metrics) flattened."""
+    for metric in metrics:
+        inner = getattr(metric, "metrics", None)
+        if isinstance(inner, (list, tuple)) and not isinstance(
+            metric, StepRecorder
+        ):
+            yield from leaf_metrics(inner)
+        else:
+            yield metric
+
+
+def per_step_trackers(metrics):
+    """Returns (recorder or None, [(name, (total, count)), ...]).
+
+    The trackers are Keras's mean metrics (the loss trackers, and
+    compiled metrics such as accuracy). With a recorder, only the ones a
+    train step updates before it are kept: the loss trackers and the
+    compiled metrics listed before it.
+    """
+    leaves = list(leaf_metrics(metrics))
+    recorders = [m for m in leaves if isinstance(m, StepRecorder)]
+    if len(recorders) > 1:
+        raise ValueError("Compile at most one StepRecorder.")
+    recorder = recorders[0] if recorders else None
+    trackers = []
+    after_recorder = False
+    for metric in leaves:
+        if metric is recorder:
+            after_recorder = True
+            continue
+        is_loss = metric.name == "loss" or metric.name.endswith("_loss")
+        if after_recorder and not is_loss:
+            continue
+        if [v.name for v in metric.variables] == ["total", "count"]:
+            total, count = metric.variables
+            trackers.append((metric.name, (total, count)))
+    return recorder, trackers
+
+
+@keras.saving.register_keras_serializable(package="keras_lrtools")
+class StepRecorder(keras.metrics.Metric):
+    """Records the running (total, count) of the loss and metrics per step.
+
+    With `steps_per_execution > 1`, Keras runs several train steps inside
+    one compiled call and shows callbacks only the last one's logs.
+    Compiled as the last metric, this one copies, at every step, the
+    running total and count of the loss tracker and of the mean metrics
+    listed before it into a ring buffer; `StepTensorBoard` reads the buffer
+    after each call and recovers each step's own batch loss and metrics by
+    differencing. It finds what to record when the train step is traced,
+    from the model a `StepTensorBoard` is attached to; without one it
+    records nothing.
+
+    Its result, shown in the logs as `batch_loss`, is the loss of the last
+    batch alone (Keras's `loss` is the running mean of the epoch).
+
+    Args:
+        capacity: Int > 0. Steps kept; must exceed `steps_per_execution`.
+            Default 1024.
+        width: Int > 0. Numbers kept per step, two per recorded metric.
+            Default 16.
+        name: Name in the logs. Default "batch_loss".
+        dtype: Optional dtype of the result.
+
+    Example:
+    >>> recorder = StepRecorder()
+    >>> # model.compile(..., metrics=["accuracy", recorder],
+    >>> #               steps_per_execution=34)
+    """
+
+    def __init__(self, capacity=1024, width=16, name="batch_loss", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.capacity = check_positive_int("capacity", capacity)
+        self.width = check_positive_int("width", width)
+        self.snapshots = self.add_variable(
+            shape=(self.capacity, self.width),
+            initializer="zeros",
+            dtype="float32",
+            name="snapshots",
+        )
+        self.position = self.add_variable(
+            shape=(), initializer="zeros", dtype="int32", name="position"
+        )
+        self._sources = None
+
+    def _watched_variables(self):
+        """The variables to copy, found in the watched model (cached)."""
+        if self._sources is None:
+            for model in list(_WATCHED_MODELS):
+                recorder, trackers = per_step_trackers(model.metrics)
+                if recorder is self:
+                    variables = [v for _, pair in trackers for v in pair]
+                    if len(variables) > self.width:
+                        raise ValueError(
+                            f"StepRecorder(width={self.width}) records "
+                            f"{self.width // 2} metrics; the model has "
+                            f"{len(variables) // 2}. Compile with a larger "
+                            "`width`."
+                        )
+                    # A tuple wrapper keeps Keras from tracking them as ours.
+                    self._sources = (tuple(variables),)
+        return () if self._sources is None else self._sources[0]
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        variables = self._watched_variables()
+        values = [ops.cast(v.value, "float32") for v in variables]
+        values += [ops.zeros((), "float32")] * (self.width - len(values))
+        row = ops.reshape(ops.stack(values), (1, self.width))
+        index = ops.mod(self.position.value, self.capacity)
+        start = ops.stack([index, ops.zeros((), "int32")])
+        self.snapshots.assign(
+            ops.slice_update(self.snapshots.value, start, row)
+        )
+        self.position.assign(self.position.value + 1)
+
+    def result(self):
+        position = self.position.value
+        snapshots = self.snapshots.value
+        now = ops.take(snapshots, ops.mod(position - 1, self.capacity), axis=0)
+        before = ops.where(
+            position >= 2,
+            ops.take(snapshots, ops.mod(position - 2, self.capacity), axis=0),
+            ops.zeros((self.width,), "float32"),
+        )
+        total = now[0] - before[0]
+        count = now[1] - before[1]
+        return ops.where(count > 0, total / ops.maximum(count, 1e-12), 0.0)
+
+    def reset_state(self):
+        self.snapshots.assign(ops.zeros((self.capacity, self.width)))
+        self.position.assign(0)
+
+    def get_config(self):
+        return {
+            "capacity": self.capacity,
+            "width": self.width,
+            "name": self.name,
+            "dtype": self.dtype,
+        }

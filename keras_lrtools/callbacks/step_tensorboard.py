@@ -1,0 +1,254 @@
+"""Per-step TensorBoard logging of the learning rate, loss and metrics."""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_lrtools._validation import check_positive_int
+from keras_lrtools.callbacks._learning_rate import holds_schedule
+from keras_lrtools.callbacks._learning_rate import single_optimizer
+from keras_lrtools.callbacks._writers import ScalarWriter
+from keras_lrtools.callbacks.reduce_lr_on_plateau import STATE_ATTRIBUTE
+from keras_lrtools.callbacks.step_recorder import per_step_trackers
+from keras_lrtools.callbacks.step_recorder import watch_model
+from keras_lrtools.schedules import ScaledSchedule
+from keras_lrtools.schedules import adam_effective_learning_rate
+
+_ADAM_FAMILY = ("Adam", "AdamW", "Adamax", "Nadam", "Lamb")
+
+
+class StepTensorBoard(keras.callbacks.Callback):
+    """Writes the learning rate, loss and metrics of every update.
+
+    Keras's `TensorBoard` logs the learning rate once per epoch, and as
+    "batch" values the running mean of the epoch so far. This callback
+    writes, into `<log_dir>/<run_name>` (default `train`, next to Keras's
+    own run so the curves line up), one point per optimizer update:
+
+    - `learning_rate`: the LR update k actually used, schedule(k) (times
+      the plateau scale), not the next one that `optimizer.learning_rate`
+      shows at batch end;
+    - `loss` and every mean metric (`accuracy`, ...): the value of that
+      batch alone;
+    - `adam_effective_learning_rate` for Adam-family optimizers:
+      lr_t = lr * sqrt(1 - beta_2 ** (k + 1)) / (1 - beta_1 ** (k + 1));
+    - `learning_rate_scale`: the product of the plateau reductions, when
+      `ReduceLROnPlateau` (or the guard) scales the LR.
+
+    The x-axis is the optimizer's update count k, counted from 0, so a
+    second `fit()` or a resumed run continues the curves.
+
+    Per-batch values come from the running totals of Keras's own loss
+    tracker and mean metrics: with `steps_per_execution=1` they are read
+    after each update; with `steps_per_execution > 1` compile
+    `keras_lrtools.callbacks.StepRecorder()` as the last metric, which
+    records them inside the compiled step (otherwise `on_train_begin`
+    raises and says so). Metrics that are not means (AUC, precision) have
+    no per-batch value and are not logged here.
+
+    With `update_freq=N`, a point is written every N updates; the loss and
+    metrics are then the mean over the N batches since the last point (no
+    device reads happen in between), the LR that of the update itself.
+    The event files are written with the `tensorboard` package, without
+    TensorFlow, on every backend.
+
+    Args:
+        log_dir: Folder of the TensorBoard logs. Default "logs".
+        update_freq: Int > 0. Write every N updates. Default 1.
+        run_name: Sub-folder of the run. Default "train".
+
+    Example:
+    >>> callback = StepTensorBoard("logs/run-1")
+    """
+
+    def __init__(self, log_dir="logs", update_freq=1, run_name="train"):
+        super().__init__()
+        if not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(
+                "Argument `log_dir` must be a path. "
+                f"Received: log_dir={log_dir!r}"
+            )
+        if not isinstance(run_name, str) or not run_name:
+            raise TypeError(
+                "Argument `run_name` must be a non-empty string. "
+                f"Received: run_name={run_name!r}"
+            )
+        self.log_dir = os.fspath(log_dir)
+        self.update_freq = check_positive_int("update_freq", update_freq)
+        self.run_name = run_name
+        self._writer = None
+
+    @property
+    def run_dir(self):
+        return os.path.join(self.log_dir, self.run_name)
+
+    # Set-up ---------------------------------------------------------------
+
+    def set_model(self, model):
+        super().set_model(model)
+        # A compiled StepRecorder finds what to record when the train step
+        # is traced; retrace so that it sees this model.
+        watch_model(model)
+        model.make_train_function(force=True)
+
+    def on_train_begin(self, logs=None):
+        optimizer = single_optimizer(self.model, "StepTensorBoard")
+        self._steps_per_execution = int(
+            getattr(self.model, "steps_per_execution", 1)
+        )
+        config = optimizer.get_config()
+        self._betas = (
+            (float(config["beta_1"]), float(config["beta_2"]))
+            if type(optimizer).__name__ in _ADAM_FAMILY
+            else None
+        )
+        if self._writer is None:
+            self._writer = ScalarWriter(self.run_dir)
+        # Found after the first step: the compiled metrics of the
+        # tensorflow backend are built only when the step is traced.
+        self._trackers = None
+
+    def _find_trackers(self):
+        recorder, trackers = per_step_trackers(self.model.metrics)
+        if recorder is None and self._steps_per_execution > 1:
+            raise ValueError(
+                "StepTensorBoard needs a StepRecorder to log every update "
+                f"with steps_per_execution={self._steps_per_execution} "
+                "(Keras shows callbacks only the last step of each "
+                "execution). Compile with keras_lrtools.callbacks."
+                "StepRecorder() as the last metric: model.compile(..., "
+                "metrics=[..., StepRecorder()])."
+            )
+        if recorder is not None and (
+            recorder.capacity <= self._steps_per_execution
+        ):
+            raise ValueError(
+                f"StepRecorder(capacity={recorder.capacity}) must hold "
+                "more steps than steps_per_execution="
+                f"{self._steps_per_execution}."
+            )
+        self._recorder = recorder
+        self._trackers = trackers
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        # One device read per epoch: the update count at its start.
+        self._epoch_first_update = int(optimizer.iterations)
+        self._next_update = self._epoch_first_update
+        self._schedule = _current_schedule(optimizer)
+        self._plateau_scale = None
+        if self._schedule is None:
+            state = getattr(optimizer, STATE_ATTRIBUTE, None)
+            if state is not None:
+                self._plateau_scale = state.read()["scale"]
+        self._last_row = None  # Keras resets the metrics every epoch.
+
+    # Per execution ----------------------------------------------------------
+
+    def on_train_batch_end(self, batch, logs=None):
+        first = self._next_update
+        # Every execution is full but maybe the last of the epoch, whose
+        # true length is read from the device below when it matters.
+        self._next_update += self._steps_per_execution
+        candidates = range(first, first + self._steps_per_execution)
+        if not any(k % self.update_freq == 0 for k in candidates):
+            return  # nothing to write: no device access at all
+        if self._trackers is None:
+            self._find_trackers()
+        rows = self._cumulative_rows(first)
+        for update in sorted(rows):
+            if update % self.update_freq == 0:
+                self._write(update, rows[update])
+
+    def _cumulative_rows(self, first):
+        """Returns the trackers' running (total, count) after each update.
+
+        Keyed by update index, for the updates of this execution that
+        really ran.
+        """
+        model = self.model  # on jax, this syncs the state to the variables
+        if self._recorder is None:
+            return {first: _read_trackers(self._trackers)}
+        snapshots = keras.ops.convert_to_numpy(self._recorder.snapshots)
+        done = int(keras.ops.convert_to_numpy(self._recorder.position))
+        del model
+        capacity = self._recorder.capacity
+        last = self._epoch_first_update + done
+        self._next_update = last
+        return {
+            update: snapshots[
+                (update - self._epoch_first_update) % capacity
+            ].astype(np.float64)
+            for update in range(first, last)
+        }
+
+    def _write(self, update, row):
+        # Per-batch value = change of the running totals since the last
+        # point of this epoch (the previous update when update_freq=1).
+        writer = self._writer
+        previous = self._last_row
+        if previous is None:
+            previous = np.zeros_like(row)
+        for index, (name, _) in enumerate(self._trackers):
+            total = row[2 * index] - previous[2 * index]
+            count = row[2 * index + 1] - previous[2 * index + 1]
+            if count > 0:
+                writer.scalar(name, total / count, update)
+        self._last_row = row
+        learning_rate = self._learning_rate(update)
+        writer.scalar("learning_rate", learning_rate, update)
+        if self._betas is not None:
+            effective = adam_effective_learning_rate(
+                learning_rate, update, *self._betas
+            )
+            writer.scalar(
+                "adam_effective_learning_rate", float(effective), update
+            )
+        scale = (
+            self._schedule.scale
+            if isinstance(self._schedule, ScaledSchedule)
+            else self._plateau_scale
+        )
+        if scale is not None:
+            writer.scalar("learning_rate_scale", scale, update)
+
+    def _learning_rate(self, update):
+        if self._schedule is None:
+            return float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            )
+        return float(keras.ops.convert_to_numpy(self._schedule(update)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._writer is not None:
+            self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _read_trackers(trackers):
+    variables = [v for _, pair in trackers for v in pair]
+    if not variables:
+        return np.zeros(0)
+    stacked = keras.ops.stack([keras.ops.cast(v, "float32") for v in variables])
+    return keras.ops.convert_to_numpy(stacked).astype(np.float64)
+
+
+def _current_schedule(optimizer):
+    """Returns the optimizer's schedule, or None for a float LR.
+
+    The live shared ScaledSchedule if a callback installed one.
+    """
+    if not holds_schedule(optimizer):
+        return None
+    installed = getattr(optimizer, "_keras_lrtools_scaled_schedule", None)
+    config = optimizer.get_config()["learning_rate"]
+    if installed is not None and (
+        keras.saving.serialize_keras_object(installed) == config
+    ):
+        return installed
+    return keras.saving.deserialize_keras_object(config)
