@@ -24,6 +24,45 @@ def backend():
     return keras.backend.backend()
 
 
-def signs_dir():
-    """The real SIGNS data, from KERAS_LRTOOLS_DATA (set by .ci/run)."""
-    return os.environ.get("KERAS_LRTOOLS_DATA")
+# The real SIGNS data: KERAS_LRTOOLS_DATA (set by .ci/run), or the shared
+# folder beside the checkout. Tests never download it.
+_SHARED_SIGNS = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "datasets", "signs"
+)
+if not os.environ.get("KERAS_LRTOOLS_DATA") and os.path.isdir(_SHARED_SIGNS):
+    os.environ["KERAS_LRTOOLS_DATA"] = os.path.abspath(_SHARED_SIGNS)
+
+
+@pytest.fixture(scope="session")
+def signs():
+    """SIGNS as float32 images in [0, 1] and int labels."""
+    from keras_lrtools.datasets import signs as signs_module
+
+    (x, y), (x_test, y_test) = signs_module.load_data(download=False)
+    return (
+        (x.astype("float32") / 255.0, y),
+        (x_test.astype("float32") / 255.0, y_test),
+    )
+
+
+def course_mlp(learning_rate, steps_per_execution=34, seed=1):
+    """The course's network: Flatten, Dense 25 relu, 12 relu, 6 softmax."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(25, activation="relu", name="relu_25"),
+            keras.layers.Dense(12, activation="relu", name="relu_12"),
+            keras.layers.Dense(6, activation="softmax", name="softmax_6"),
+        ]
+    )
+    if keras.backend.backend() == "torch":
+        steps_per_execution = 1
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model

@@ -53,11 +53,14 @@ class LearningRateGuard(keras.callbacks.Callback):
     - `non_finite_loss`: a NaN or infinite loss (checked every
       `check_every_batches` batches and at each epoch end);
     - `exploding_loss`: an epoch loss above `divergence_factor` times the
-      best epoch loss so far;
+      best (positive) epoch loss so far;
     - `collapse`: for `collapse_patience` consecutive epochs (the first
-      epoch is never judged), the loss within `collapse_tolerance` of
-      ln(num_classes) and the accuracy within `accuracy_tolerance` of one
-      class's share (`class_shares`, or 1 / num_classes);
+      epoch is never judged), the accuracy within `accuracy_tolerance` of
+      one class's share (`class_shares`, or 1 / num_classes) and the loss
+      either within `collapse_tolerance` of ln(num_classes) (a uniform
+      guess) or stuck (changed by under 0.1%: a saturated softmax sure of
+      one class); with `sample`, the network must also predict a single
+      class for the whole sample;
     - `dead_relu` (only with `sample`): every unit of a ReLU layer, or at
       least `max_dead_fraction` of all ReLU units, output 0 for every
       input of the sample batch. (A healthy SIGNS network already has
@@ -183,12 +186,15 @@ class LearningRateGuard(keras.callbacks.Callback):
         self.diagnoses = []
         self._best_loss = math.inf
         self._collapsed_epochs = 0
+        self._previous_loss = None
         self._restores = 0
         self._good_state = None
         self._epoch = 0
+        self._found_in_epoch = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._found_in_epoch = False
         if self._good_state is None:
             self._good_state = _snapshot(self.model)
 
@@ -197,6 +203,7 @@ class LearningRateGuard(keras.callbacks.Callback):
             return
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
+            self._found_in_epoch = True
             self._found(
                 "non_finite_loss",
                 batch,
@@ -205,6 +212,10 @@ class LearningRateGuard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if self._found_in_epoch:
+            # Already handled at a batch; the epoch's running mean still
+            # carries the bad batch, so it is not judged again.
+            return
         symptom = self._epoch_symptom(epoch, logs)
         if symptom is None:
             self._good_state = _snapshot(self.model)
@@ -220,7 +231,9 @@ class LearningRateGuard(keras.callbacks.Callback):
         loss = float(loss)
         if not math.isfinite(loss):
             return ("non_finite_loss", None, f"the epoch loss is {loss}")
-        if loss > self.divergence_factor * self._best_loss:
+        if self._best_loss > 0 and (
+            loss > self.divergence_factor * self._best_loss
+        ):
             return (
                 "exploding_loss",
                 None,
@@ -249,26 +262,45 @@ class LearningRateGuard(keras.callbacks.Callback):
         return None
 
     def _collapse(self, epoch, loss, accuracy):
+        previous, self._previous_loss = self._previous_loss, loss
         if epoch == 0 or self._classes is None or accuracy is None:
             return None
         chance = math.log(self._classes)
         at_chance = abs(loss - chance) <= self.collapse_tolerance
+        stuck = previous is not None and abs(loss - previous) <= (
+            1e-3 * abs(previous)
+        )
         share = min(self._shares, key=lambda s: abs(float(accuracy) - s))
         one_class = abs(float(accuracy) - share) <= self.accuracy_tolerance
-        self._collapsed_epochs = (
-            self._collapsed_epochs + 1 if at_chance and one_class else 0
-        )
+        if one_class and self._probe is not None:
+            one_class = self._predicted_classes() == 1
+        collapsed = one_class and (at_chance or stuck)
+        self._collapsed_epochs = self._collapsed_epochs + 1 if collapsed else 0
         if self._collapsed_epochs < self.collapse_patience:
             return None
+        if at_chance:
+            how = (
+                f"the loss ({loss:.4f}) stayed within "
+                f"{self.collapse_tolerance:g} of ln({self._classes}) = "
+                f"{chance:.4f}, the loss of a uniform guess,"
+            )
+        else:
+            how = (
+                f"the loss stuck at {loss:.4f} (a saturated softmax, sure "
+                "of one class)"
+            )
         return (
-            f"training collapsed to chance: for {self._collapsed_epochs} "
-            f"epochs the loss ({loss:.4f}) stayed within "
-            f"{self.collapse_tolerance:g} of ln({self._classes}) = "
-            f"{chance:.4f} and the accuracy ({float(accuracy):.4f}) at one "
-            f"class's share ({share:.4f}): the network predicts one class "
-            "for every input, typically because a too large step killed "
-            "its ReLUs"
+            f"training collapsed: for {self._collapsed_epochs} epochs {how} "
+            f"and the accuracy ({float(accuracy):.4f}) at one class's share "
+            f"({share:.4f}): the network predicts one class for every "
+            "input, typically because a too large step killed its ReLUs"
         )
+
+    def _predicted_classes(self):
+        """Number of distinct classes predicted on the sample batch."""
+        predictions = self.model(self.sample, training=False)
+        predictions = keras.ops.convert_to_numpy(predictions)
+        return len(np.unique(np.argmax(predictions, axis=-1)))
 
     def _dead_units(self):
         """Returns the dead fraction of ReLU units and the all-dead layers.
@@ -319,6 +351,10 @@ class LearningRateGuard(keras.callbacks.Callback):
         )
         if restore:
             _restore(self.model, self._good_state)
+            if batch is not None:
+                # The epoch's running means hold the bad batch: restart
+                # them, so the rest of the epoch is measured afresh.
+                self.model.reset_metrics()
             old, new = reduce_learning_rate(self.model, self.factor)
             self._restores += 1
             self._collapsed_epochs = 0

@@ -60,7 +60,10 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
     the model's weights (a `BackupAndRestore` or `save_weights` checkpoint,
     a `.keras` file), so a resumed run continues the same LR trajectory.
     A new `fit()` on a model already in memory starts a new run: the
-    counters reset, as in Keras, and the LR stays where it was.
+    counters reset, as in Keras, and the LR stays where it was. Callbacks
+    run in list order, so list this one before `BackupAndRestore` or
+    `ModelCheckpoint`: a checkpoint then holds the state of the epoch it
+    closes.
 
     After each epoch, `logs["learning_rate"]` is the LR in force for the
     next update (the scaled one) and `logs["learning_rate_scale"]` the

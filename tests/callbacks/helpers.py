@@ -67,3 +67,21 @@ def unit_loss(y_true, y_pred):
 def unit_data(batches_per_epoch, batch_size=2):
     x = np.ones((batches_per_epoch * batch_size, 1), "float32")
     return x, x
+
+
+def read_scalars(run_dir):
+    """{tag: [(step, value), ...]} read back with tensorboard's reader."""
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.util import tensor_util
+
+    accumulator = event_accumulator.EventAccumulator(
+        str(run_dir), size_guidance={event_accumulator.TENSORS: 0}
+    )
+    accumulator.Reload()
+    return {
+        tag: [
+            (event.step, float(tensor_util.make_ndarray(event.tensor_proto)))
+            for event in accumulator.Tensors(tag)
+        ]
+        for tag in accumulator.Tags()[event_accumulator.TENSORS]
+    }

@@ -1,0 +1,266 @@
+import math
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lrtools.callbacks import ReduceLROnPlateau
+from keras_lrtools.callbacks import StepRecorder
+from keras_lrtools.callbacks import StepTensorBoard
+from keras_lrtools.schedules import CosineDecay
+from keras_lrtools.schedules import Warmup
+from tests import references
+from tests.callbacks.helpers import ScriptedMetric
+from tests.callbacks.helpers import read_scalars
+
+BATCH = 8
+SAMPLES = 44  # 6 batches an epoch, the last one short (4 samples)
+STEPS_PER_EPOCH = math.ceil(SAMPLES / BATCH)
+
+
+def _data():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(SAMPLES, 5)).astype("float32")
+    y = rng.integers(0, 3, size=SAMPLES)
+    return x, y
+
+
+def _model(learning_rate, steps_per_execution=1, optimizer="adam"):
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(4, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    metrics = ["accuracy"]
+    if steps_per_execution > 1:
+        metrics.append(StepRecorder())
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+    model.compile(
+        optimizers[optimizer](learning_rate),
+        "sparse_categorical_crossentropy",
+        metrics=metrics,
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def _per_batch_reference(learning_rate, epochs, optimizer="adam"):
+    """The loss and accuracy of every batch, from a twin model trained one
+    batch at a time with train_on_batch (metrics reset before each)."""
+    model = _model(learning_rate, optimizer=optimizer)
+    x, y = _data()
+    losses, accuracies = [], []
+    for _ in range(epochs):
+        for start in range(0, SAMPLES, BATCH):
+            model.reset_metrics()
+            logs = model.train_on_batch(
+                x[start : start + BATCH],
+                y[start : start + BATCH],
+                return_dict=True,
+            )
+            losses.append(logs["loss"])
+            accuracies.append(logs["accuracy"])
+    return losses, accuracies
+
+
+def _spe_values():
+    # PyTorch's trainer allows steps_per_execution=1 only.
+    if keras.backend.backend() == "torch":
+        return [1]
+    return [1, 4]
+
+
+@pytest.mark.parametrize("steps_per_execution", _spe_values())
+def test_every_update_is_logged_with_its_own_values(
+    steps_per_execution, tmp_path
+):
+    schedule = Warmup(CosineDecay(0.05, 40), 5, initial_learning_rate=0.001)
+    model = _model(schedule, steps_per_execution)
+    x, y = _data()
+    callback = StepTensorBoard(tmp_path)
+    # Two fit calls: the step axis continues across them.
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
+    scalars = read_scalars(tmp_path / "train")
+    updates = 3 * STEPS_PER_EPOCH
+    for tag in (
+        "learning_rate",
+        "loss",
+        "accuracy",
+        "adam_effective_learning_rate",
+    ):
+        steps = [step for step, _ in scalars[tag]]
+        assert steps == list(range(updates)), tag  # no gaps, no repeats
+
+    rates = [value for _, value in scalars["learning_rate"]]
+    np.testing.assert_allclose(
+        rates, [float(schedule(k)) for k in range(updates)], rtol=1e-6
+    )
+    effective = [value for _, value in scalars["adam_effective_learning_rate"]]
+    np.testing.assert_allclose(
+        effective,
+        [references.adam_effective(rates[k], k) for k in range(updates)],
+        rtol=1e-4,
+    )
+    losses, accuracies = _per_batch_reference(schedule, 3)
+    np.testing.assert_allclose(
+        [v for _, v in scalars["loss"]], losses, rtol=2e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        [v for _, v in scalars["accuracy"]], accuracies, atol=1e-6
+    )
+    # Not the epoch's running mean, which Keras logs as "batch" values.
+    running = np.cumsum(losses[:STEPS_PER_EPOCH]) / np.arange(1, 7)
+    assert not np.allclose([v for _, v in scalars["loss"]][:6], running)
+
+
+def test_plateau_scale_is_logged_and_applied(tmp_path):
+    schedule = CosineDecay(0.1, 100)
+    model = _model(schedule, optimizer="sgd")
+    x, y = _data()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            ScriptedMetric("score", [3, 3, 3]),
+            ReduceLROnPlateau("score", 0.5, 1, mode="min"),
+            StepTensorBoard(tmp_path),
+        ],
+    )
+    scalars = read_scalars(tmp_path / "train")
+    scale = [1.0] * 12 + [0.5] * 6
+    assert [v for _, v in scalars["learning_rate_scale"]] == scale
+    np.testing.assert_allclose(
+        [v for _, v in scalars["learning_rate"]],
+        [float(schedule(k)) * scale[k] for k in range(18)],
+        rtol=1e-6,
+    )
+    assert "adam_effective_learning_rate" not in scalars  # SGD
+
+
+def test_update_freq_logs_every_nth_update_with_window_means(
+    tmp_path, monkeypatch
+):
+    model = _model(0.01)
+    x, y = _data()
+    callback = StepTensorBoard(tmp_path, update_freq=4)
+    reads = []
+    original = StepTensorBoard._cumulative_rows
+
+    def counting(self, first):
+        reads.append(first)
+        return original(self, first)
+
+    monkeypatch.setattr(StepTensorBoard, "_cumulative_rows", counting)
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
+    scalars = read_scalars(tmp_path / "train")
+    assert [s for s, _ in scalars["loss"]] == [0, 4, 8]
+    # The device is read only after the updates that are logged.
+    assert reads == [0, 4, 8]
+    losses, _ = _per_batch_reference(0.01, 2)
+    # Step 4: batches 1..4 (update 0 was the previous point, same epoch);
+    # step 8: batches 6..8 of the second epoch (metrics reset at 6).
+    expected = [losses[0], np.mean(losses[1:5]), np.mean(losses[6:9])]
+    np.testing.assert_allclose(
+        [v for _, v in scalars["loss"]], expected, rtol=5e-4
+    )
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="PyTorch's trainer allows only steps_per_execution=1",
+)
+def test_steps_per_execution_without_a_recorder_fails_at_the_first_step(
+    tmp_path,
+):
+    model = _model(0.01)
+    model.compile(
+        model.optimizer,
+        model.loss,
+        metrics=["accuracy"],
+        steps_per_execution=3,
+    )
+    x, y = _data()
+    with pytest.raises(ValueError, match="needs a StepRecorder"):
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=5,
+            verbose=0,
+            callbacks=[StepTensorBoard(tmp_path)],
+        )
+
+
+def test_event_files_are_written_without_tensorflow(tmp_path):
+    # On jax and torch, no TensorFlow is needed: make it unimportable.
+    backend = "torch" if keras.backend.backend() == "torch" else "jax"
+    script = f"""
+import sys
+sys.modules["tensorflow"] = None
+import os
+os.environ["KERAS_BACKEND"] = "{backend}"
+import keras, numpy as np
+from keras_lrtools.callbacks import StepTensorBoard
+model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+model.compile(keras.optimizers.SGD(0.1), "mse")
+model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=2, verbose=0,
+          callbacks=[StepTensorBoard({str(tmp_path)!r})])
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    scalars = read_scalars(tmp_path / "train")
+    assert [s for s, _ in scalars["learning_rate"]] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(update_freq=0), ValueError, r"`update_freq` must be >= 1"),
+        (dict(update_freq="epoch"), TypeError, r"`update_freq`.*integer"),
+        (dict(log_dir=3), TypeError, r"`log_dir` must be a path"),
+        (dict(run_name=""), TypeError, r"`run_name` must be a non-empty"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        StepTensorBoard(**kwargs)
