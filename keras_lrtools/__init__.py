@@ -1,13 +1,28 @@
 """keras_lrtools: learning-rate control for Keras 3.
 
 Schedules (`keras_lrtools.schedules`) with exact TF1, Keras, PyTorch and
-optax semantics, validated arguments and save/load support on the
-tensorflow, jax and torch backends.
+optax semantics, validated arguments and save/load support; callbacks
+(`keras_lrtools.callbacks`) for plateau reduction that works with
+schedules, per-step TensorBoard logging and a guard against a learning
+rate that breaks training; the SIGNS data (`keras_lrtools.datasets`). On
+the tensorflow, jax and torch backends.
 """
 
+from keras_lrtools import callbacks
+from keras_lrtools import datasets
 from keras_lrtools import schedules
 from keras_lrtools.schedules import adam_effective_learning_rate
+from keras_lrtools.training import steps_from_epochs
+from keras_lrtools.training import steps_per_epoch
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "adam_effective_learning_rate", "schedules"]
+__all__ = [
+    "__version__",
+    "adam_effective_learning_rate",
+    "callbacks",
+    "datasets",
+    "schedules",
+    "steps_from_epochs",
+    "steps_per_epoch",
+]

@@ -195,7 +195,7 @@ class LearningRateGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._found_in_epoch = False
-        if self._good_state is None:
+        if self.action == "restore" and self._good_state is None:
             self._good_state = _snapshot(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -217,10 +217,11 @@ class LearningRateGuard(keras.callbacks.Callback):
             # carries the bad batch, so it is not judged again.
             return
         symptom = self._epoch_symptom(epoch, logs)
-        if symptom is None:
-            self._good_state = _snapshot(self.model)
-        else:
+        if symptom is not None:
             self._found(*symptom)
+        elif self.action == "restore":
+            # Only the restore action needs the last healthy state.
+            self._good_state = _snapshot(self.model)
 
     # Tests ----------------------------------------------------------------
 

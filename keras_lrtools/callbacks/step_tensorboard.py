@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.callbacks._learning_rate import holds_schedule
 from keras_lrtools.callbacks._learning_rate import single_optimizer
@@ -53,16 +54,29 @@ class StepTensorBoard(keras.callbacks.Callback):
     The event files are written with the `tensorboard` package, without
     TensorFlow, on every backend.
 
+    With `epoch_metrics=True` (the default) it also writes, like Keras's
+    `TensorBoard`, the epoch's values as `epoch_loss`, `epoch_accuracy`,
+    ..., `epoch_learning_rate` into the run folder and the validation ones
+    into `<log_dir>/validation`, at step = epoch.
+
     Args:
         log_dir: Folder of the TensorBoard logs. Default "logs".
         update_freq: Int > 0. Write every N updates. Default 1.
         run_name: Sub-folder of the run. Default "train".
+        epoch_metrics: Bool. Also write the epoch-level values. Default
+            True.
 
     Example:
     >>> callback = StepTensorBoard("logs/run-1")
     """
 
-    def __init__(self, log_dir="logs", update_freq=1, run_name="train"):
+    def __init__(
+        self,
+        log_dir="logs",
+        update_freq=1,
+        run_name="train",
+        epoch_metrics=True,
+    ):
         super().__init__()
         if not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(
@@ -77,7 +91,9 @@ class StepTensorBoard(keras.callbacks.Callback):
         self.log_dir = os.fspath(log_dir)
         self.update_freq = check_positive_int("update_freq", update_freq)
         self.run_name = run_name
+        self.epoch_metrics = check_bool("epoch_metrics", epoch_metrics)
         self._writer = None
+        self._validation_writer = None
 
     @property
     def run_dir(self):
@@ -157,9 +173,9 @@ class StepTensorBoard(keras.callbacks.Callback):
         if self._trackers is None:
             self._find_trackers()
         rows = self._cumulative_rows(first)
-        for update in sorted(rows):
-            if update % self.update_freq == 0:
-                self._write(update, rows[update])
+        updates = [k for k in sorted(rows) if k % self.update_freq == 0]
+        if updates:
+            self._write(updates, rows)
 
     def _cumulative_rows(self, first):
         """Returns the trackers' running (total, count) after each update.
@@ -183,51 +199,88 @@ class StepTensorBoard(keras.callbacks.Callback):
             for update in range(first, last)
         }
 
-    def _write(self, update, row):
-        # Per-batch value = change of the running totals since the last
-        # point of this epoch (the previous update when update_freq=1).
-        writer = self._writer
-        previous = self._last_row
-        if previous is None:
-            previous = np.zeros_like(row)
-        for index, (name, _) in enumerate(self._trackers):
-            total = row[2 * index] - previous[2 * index]
-            count = row[2 * index + 1] - previous[2 * index + 1]
-            if count > 0:
-                writer.scalar(name, total / count, update)
-        self._last_row = row
-        learning_rate = self._learning_rate(update)
-        writer.scalar("learning_rate", learning_rate, update)
+    def _write(self, updates, rows):
+        """One event per update: its LR, Adam's step and batch values."""
+        rates = self._learning_rates(updates)
         if self._betas is not None:
-            effective = adam_effective_learning_rate(
-                learning_rate, update, *self._betas
-            )
-            writer.scalar(
-                "adam_effective_learning_rate", float(effective), update
+            # lr_t = lr * correction(k): the effective step of an LR of 1.
+            corrections = keras.ops.convert_to_numpy(
+                adam_effective_learning_rate(
+                    1.0, np.asarray(updates), *self._betas
+                )
             )
         scale = (
             self._schedule.scale
             if isinstance(self._schedule, ScaledSchedule)
             else self._plateau_scale
         )
-        if scale is not None:
-            writer.scalar("learning_rate_scale", scale, update)
+        for index, update in enumerate(updates):
+            # Per-batch value = change of the running totals since the last
+            # point of this epoch (the previous update when update_freq=1).
+            row = rows[update]
+            previous = self._last_row
+            if previous is None:
+                previous = np.zeros_like(row)
+            values = {}
+            for position, (name, _) in enumerate(self._trackers):
+                total = row[2 * position] - previous[2 * position]
+                count = row[2 * position + 1] - previous[2 * position + 1]
+                if count > 0:
+                    values[name] = total / count
+            self._last_row = row
+            values["learning_rate"] = rates[index]
+            if self._betas is not None:
+                values["adam_effective_learning_rate"] = (
+                    rates[index] * corrections[index]
+                )
+            if scale is not None:
+                values["learning_rate_scale"] = scale
+            self._writer.scalars(update, values)
 
-    def _learning_rate(self, update):
+    def _learning_rates(self, updates):
+        """The LR of each update, schedule(k), evaluated in one call."""
         if self._schedule is None:
-            return float(
+            rate = float(
                 keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
-        return float(keras.ops.convert_to_numpy(self._schedule(update)))
+            return [rate] * len(updates)
+        steps = np.asarray(updates, dtype="int64")
+        try:
+            rates = keras.ops.convert_to_numpy(self._schedule(steps))
+            if np.shape(rates) == steps.shape:
+                return [float(r) for r in rates]
+        except Exception:
+            # A schedule that only takes scalar steps (Keras's CosineDecay
+            # with warmup uses a cond); a real error shows up again below.
+            pass
+        return [
+            float(keras.ops.convert_to_numpy(self._schedule(int(k))))
+            for k in updates
+        ]
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._writer is not None:
-            self._writer.flush()
+        if self.epoch_metrics:
+            for key, value in (logs or {}).items():
+                if key.startswith("val_"):
+                    if self._validation_writer is None:
+                        self._validation_writer = ScalarWriter(
+                            os.path.join(self.log_dir, "validation")
+                        )
+                    self._validation_writer.scalar(
+                        f"epoch_{key[4:]}", float(value), epoch
+                    )
+                else:
+                    self._writer.scalar(f"epoch_{key}", float(value), epoch)
+        for writer in (self._writer, self._validation_writer):
+            if writer is not None:
+                writer.flush()
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        for writer in (self._writer, self._validation_writer):
+            if writer is not None:
+                writer.close()
+        self._writer = None
+        self._validation_writer = None
 
 
 def _read_trackers(trackers):
