@@ -26,8 +26,9 @@ def steps_per_epoch(num_examples, batch_size):
 
 
 def steps_from_epochs(epochs, steps_in_an_epoch):
-    """Optimizer updates in `epochs` epochs (all schedule `*_steps` are
-    updates, never epochs).
+    """Optimizer updates in `epochs` epochs.
+
+    All schedule `*_steps` arguments are updates, never epochs.
 
     Args:
         epochs: Int >= 0.

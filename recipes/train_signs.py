@@ -320,7 +320,7 @@ def parse_arguments(argv):
     args = parser.parse_args(argv)
     if args.list:
         return args, parser
-    names = SCHEDULE_NAMES + ("all",)
+    names = (*SCHEDULE_NAMES, "all")
     if args.schedule not in names:
         parser.error(
             f"unknown schedule {args.schedule!r}. Choose one of: "

@@ -19,9 +19,7 @@ class ScalarWriter:
 
     def __init__(self, logdir):
         from tensorboard.plugins.scalar import metadata
-        from tensorboard.summary.writer.event_file_writer import (
-            EventFileWriter,
-        )
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         os.makedirs(logdir, exist_ok=True)
         self.logdir = logdir

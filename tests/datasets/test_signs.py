@@ -26,7 +26,7 @@ def test_image_folders_give_the_course_split(image_layout):
 
 
 def test_environment_variable_is_where_it_looks_first(image_layout):
-    (x, y), (x_test, y_test) = signs.load_data(download=False)
+    (x, _), (_, y_test) = signs.load_data(download=False)
     np.testing.assert_array_equal(x, image_layout[0][0])
     np.testing.assert_array_equal(y_test, image_layout[1][1])
 
@@ -50,7 +50,7 @@ def hdf5_layout(tmp_path, image_layout):
 
 
 def test_hdf5_layout_reads_the_courses_arrays(hdf5_layout, image_layout):
-    (x, y), (x_test, y_test) = signs.load_data(hdf5_layout)
+    (x, _), (x_test, y_test) = signs.load_data(hdf5_layout)
     np.testing.assert_array_equal(x, image_layout[0][0])
     assert x_test.shape == (120, 64, 64, 3) and x_test.dtype == np.uint8
     assert np.bincount(y_test).tolist() == [20] * 6
@@ -66,13 +66,13 @@ def test_hdf5_layout_reads_the_courses_arrays(hdf5_layout, image_layout):
 def test_truncated_hdf5_is_refused_with_the_path(hdf5_layout):
     path = hdf5_layout / "test_signs.h5"
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(signs.SignsDataError, match="not a readable SIGNS"):
+    with pytest.raises(signs.SignsDataError, match=r"not a readable SIGNS"):
         signs.load_data(hdf5_layout)
 
 
 def test_a_file_that_is_not_hdf5_is_refused(hdf5_layout):
     (hdf5_layout / "train_signs.h5").write_text("not hdf5")
-    with pytest.raises(signs.SignsDataError, match="train_signs.h5"):
+    with pytest.raises(signs.SignsDataError, match=r"train_signs\.h5"):
         signs.load_data(hdf5_layout)
 
 
@@ -111,7 +111,7 @@ def test_missing_folder_and_no_data(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_LRTOOLS_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(signs.SignsDataError, match="Looked in: .*empty"):
+    with pytest.raises(signs.SignsDataError, match=r"Looked in: .*empty"):
         signs.load_data(download=False)
 
 
