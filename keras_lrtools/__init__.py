@@ -11,6 +11,9 @@ the tensorflow, jax and torch backends.
 from keras_lrtools import callbacks
 from keras_lrtools import datasets
 from keras_lrtools import schedules
+from keras_lrtools.lr_finder import LRFinderResult
+from keras_lrtools.lr_finder import find_learning_rate
+from keras_lrtools.preview import plot_schedule
 from keras_lrtools.schedules import adam_effective_learning_rate
 from keras_lrtools.training import steps_from_epochs
 from keras_lrtools.training import steps_per_epoch
@@ -18,10 +21,13 @@ from keras_lrtools.training import steps_per_epoch
 __version__ = "0.1.0"
 
 __all__ = [
+    "LRFinderResult",
     "__version__",
     "adam_effective_learning_rate",
     "callbacks",
     "datasets",
+    "find_learning_rate",
+    "plot_schedule",
     "schedules",
     "steps_from_epochs",
     "steps_per_epoch",

@@ -48,6 +48,7 @@ SMOKE_TRAIN_PER_CLASS = 30
 SMOKE_TEST_PER_CLASS = 10
 SMOKE_EPOCHS = 3
 NUM_CLASSES = 6
+FINDER_STEPS = 1000  # about 30 epochs: this network learns slowly
 
 
 def _defaults(epochs, updates_per_epoch, warmup_epochs=None):
@@ -262,9 +263,15 @@ def parse_arguments(argv):
     )
     parser.add_argument(
         "--lr",
-        type=float,
         default=None,
-        help="the schedule's main rate (peak or initial)",
+        help="the schedule's main rate (peak or initial), or 'auto' for "
+        "the LR range test's suggestion",
+    )
+    parser.add_argument(
+        "--find-lr",
+        action="store_true",
+        help="run the LR range test, save its plot under the log dir and "
+        "print its suggestions",
     )
     parser.add_argument(
         "--set",
@@ -345,8 +352,17 @@ def parse_arguments(argv):
             f"--batch-size must be a positive integer, got "
             f"{args.batch_size}. Hint: the course used 32."
         )
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
-        parser.error(f"--lr must be a positive number, got {args.lr}.")
+    if args.lr is not None and args.lr != "auto":
+        try:
+            args.lr = float(args.lr)
+        except ValueError:
+            parser.error(
+                f"--lr must be a positive number or 'auto', got {args.lr!r}."
+            )
+        if not (math.isfinite(args.lr) and args.lr > 0):
+            parser.error(
+                f"--lr must be a positive number or 'auto', got {args.lr}."
+            )
     if args.print_every is not None and args.print_every <= 0:
         parser.error("--print-every must be a positive integer.")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
@@ -359,6 +375,8 @@ def parse_arguments(argv):
         args.overrides = _parse_overrides(args.set)
     except ValueError as error:
         parser.error(str(error))
+    if args.schedule == "all" and args.find_lr:
+        parser.error("--find-lr runs before one schedule, not with 'all'.")
     if args.schedule == "all" and (args.lr is not None or args.overrides):
         parser.error("--lr and --set apply to one schedule, not to 'all'.")
     return args, parser
@@ -712,6 +730,56 @@ def _new_folder(root, stem):
     return folder
 
 
+def find_rate(args, data, folder):
+    """The LR range test on the training data (a fresh model, this seed).
+
+    FINDER_STEPS updates from 1e-6 to 0.1; saves lr_find.png and
+    lr_find.json in `folder`; returns the default rule's suggestion.
+    """
+    import keras
+
+    from keras_lrtools import find_learning_rate
+
+    (x_train, y_train), _ = data
+    keras.utils.set_random_seed(args.seed)
+    model = build_model(args.model)
+    model.compile(
+        keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy"
+    )
+    result = find_learning_rate(
+        model,
+        x_train,
+        y_train,
+        min_lr=1e-6,
+        max_lr=0.1,
+        num_steps=FINDER_STEPS,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    path = result.plot(
+        os.path.join(folder, "lr_find.png"),
+        title=f"LR range test: SIGNS {args.model}, Adam",
+    )
+    suggestions = result.suggestions()
+    _write_json(
+        os.path.join(folder, "lr_find.json"),
+        {
+            "suggestions": suggestions,
+            "suggestion": result.suggestion(),
+            "stop_reason": result.stop_reason,
+            "learning_rates": result.learning_rates.tolist(),
+            "losses": result.losses.tolist(),
+        },
+    )
+    print(
+        "LR range test: "
+        + ", ".join(f"{name} {rate:.3g}" for name, rate in suggestions.items())
+        + f"; suggestion: {result.suggestion():.3g}; plot: {path}",
+        flush=True,
+    )
+    return result.suggestion()
+
+
 # ---------------------------------------------------------------------------
 # Sweep report
 
@@ -815,10 +883,14 @@ def main(argv=None):
     if args.schedule != "all":
         folder = _new_folder(args.log_dir, args.schedule)
         print(f"Logs: {folder}  (tensorboard --logdir {args.log_dir})")
+        lr = args.lr
+        if args.find_lr or lr == "auto":
+            suggestion = find_rate(args, data, folder)
+            if lr != "auto":
+                return 0
+            lr = suggestion
         try:
-            train_one(
-                args.schedule, args, data, folder, args.lr, args.overrides
-            )
+            train_one(args.schedule, args, data, folder, lr, args.overrides)
         except (TypeError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -53,7 +53,9 @@ class LearningRateGuard(keras.callbacks.Callback):
     - `non_finite_loss`: a NaN or infinite loss (checked every
       `check_every_batches` batches and at each epoch end);
     - `exploding_loss`: an epoch loss above `divergence_factor` times the
-      best (positive) epoch loss so far;
+      best (positive) epoch loss so far and above the first epoch's (late
+      in training a loss of 0.02 can spike to 0.17: that is noise, not
+      divergence);
     - `collapse`: for `collapse_patience` consecutive epochs (the first
       epoch is never judged), the accuracy within `accuracy_tolerance` of
       one class's share (`class_shares`, or 1 / num_classes) and the loss
@@ -185,6 +187,7 @@ class LearningRateGuard(keras.callbacks.Callback):
             self._probe, self._probe_names = _relu_probe(self.model)
         self.diagnoses = []
         self._best_loss = math.inf
+        self._first_loss = None
         self._collapsed_epochs = 0
         self._previous_loss = None
         self._restores = 0
@@ -232,14 +235,19 @@ class LearningRateGuard(keras.callbacks.Callback):
         loss = float(loss)
         if not math.isfinite(loss):
             return ("non_finite_loss", None, f"the epoch loss is {loss}")
-        if self._best_loss > 0 and (
-            loss > self.divergence_factor * self._best_loss
+        if self._first_loss is None:
+            self._first_loss = loss
+        if (
+            self._best_loss > 0
+            and loss > self.divergence_factor * self._best_loss
+            and loss > self._first_loss
         ):
             return (
                 "exploding_loss",
                 None,
                 f"the loss {loss:.4g} is above {self.divergence_factor:g} "
-                f"times its best, {self._best_loss:.4g}",
+                f"times its best, {self._best_loss:.4g}, and above its "
+                f"first epoch's, {self._first_loss:.4g}",
             )
         self._best_loss = min(self._best_loss, loss)
         collapse = self._collapse(epoch, loss, logs.get(self.accuracy_key))

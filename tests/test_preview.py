@@ -1,0 +1,117 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_lrtools import plot_schedule
+from keras_lrtools.__main__ import main as cli
+from keras_lrtools.schedules import CosineDecay
+from keras_lrtools.schedules import OneCycle
+from tests import references
+
+
+def test_values_are_the_schedule_at_every_step(tmp_path):
+    cosine = CosineDecay(0.0, 80, warmup_target=0.1, warmup_steps=20)
+    one_cycle = OneCycle(0.05, 100)
+    curves = plot_schedule(
+        [cosine, one_cycle],
+        120,
+        labels=["cos", "1cycle"],
+        adam_effective=True,
+        path=tmp_path / "p.png",
+    )
+    np.testing.assert_array_equal(curves["steps"], np.arange(120))
+    np.testing.assert_allclose(
+        curves["cos"],
+        [references.cosine(k, 0.0, 80, 0.0, 0.1, 20) for k in range(120)],
+        rtol=1e-5,
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        curves["1cycle (Adam lr_t)"],
+        [references.adam_effective(float(one_cycle(k)), k) for k in range(120)],
+        rtol=1e-4,
+    )
+    from PIL import Image
+
+    with Image.open(tmp_path / "p.png") as image:
+        assert image.size[0] > 600
+
+
+def test_labels_must_match():
+    with pytest.raises(ValueError, match="one distinct name per schedule"):
+        plot_schedule([OneCycle(0.1, 10)] * 2, 10, labels=["a", "a"])
+    with pytest.raises(TypeError, match=r"`schedules\[0\]` must be"):
+        plot_schedule([0.1], 10)
+
+
+def test_cli_preview_writes_a_png_and_prints_values(tmp_path, capsys):
+    out = tmp_path / "oc.png"
+    code = cli(
+        [
+            "preview",
+            "one_cycle",
+            "--maximal_learning_rate",
+            "0.01",
+            "--total_steps",
+            "100",
+            "--adam",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert out.stat().st_size > 10_000
+    printed = capsys.readouterr().out
+    assert "OneCycle: step 0: 0.0004" in printed
+
+
+def test_cli_list_names_every_schedule_with_its_parameters(capsys):
+    assert cli(["list"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "one_cycle            OneCycle(maximal_learning_rate, total_steps"
+        in printed
+    )
+    assert printed.count("\n") == 13
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["preview", "cosine_annealing"],
+            "unknown schedule 'cosine_annealing'",
+        ),
+        (
+            ["preview", "one_cycle", "--max_lr", "0.1"],
+            "OneCycle has no parameter 'max_lr'; it takes: maximal_learning_rate",
+        ),
+        (
+            ["preview", "one_cycle", "--maximal_learning_rate", "0.1"],
+            "OneCycle needs --total_steps",
+        ),
+        (
+            [
+                "preview",
+                "one_cycle",
+                "--maximal_learning_rate",
+                "-1",
+                "--total_steps",
+                "10",
+            ],
+            "`maximal_learning_rate` must be > 0",
+        ),
+    ],
+)
+def test_cli_errors_are_clear(argv, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_lrtools", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
