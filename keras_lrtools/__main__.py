@@ -1,4 +1,4 @@
-"""Command line: preview any schedule by its short name.
+r"""Command line: preview any schedule by its short name.
 
     python -m keras_lrtools list
     python -m keras_lrtools preview NAME [--steps N] [--out FILE.png]
@@ -73,6 +73,7 @@ def _parse_parameters(cls, tokens):
 
 
 def main(argv=None):
+    """Runs the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m keras_lrtools",
         description="Preview keras_lrtools schedules.",

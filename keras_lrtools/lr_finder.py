@@ -78,8 +78,9 @@ class LRFinderResult:
         }
 
     def plot(self, path, title=None):
-        """Writes a PNG of the loss against the rate (log scale), with the
-        suggestions marked. Returns `path`.
+        """Writes a PNG of the loss against the rate; returns `path`.
+
+        The rate axis is logarithmic and every suggestion is marked.
         """
         import matplotlib
 
@@ -322,8 +323,9 @@ def _sweep_schedule(min_lr, max_lr, num_steps, mode):
 
 
 def _batches(x, y, batch_size, seed):
-    """An iterator of (x, y) NumPy-or-tensor batches, cycling arrays and
-    re-iterable datasets.
+    """An iterator of (x, y) batches.
+
+    Arrays and re-iterable datasets are cycled; a one-shot iterator ends.
     """
     if isinstance(x, np.ndarray) or (hasattr(x, "__array__") and y is not None):
         x = np.asarray(x)

@@ -78,8 +78,9 @@ def valley(learning_rates, losses):
 
 
 def descent_midpoint(learning_rates, losses):
-    """The geometric middle of the descent, from where the loss starts to
-    fall to its lowest point.
+    """The geometric middle of the descent.
+
+    From where the loss has done a quarter of its fall to its lowest point.
 
     ```
     m = argmin(loss)

@@ -44,7 +44,8 @@ def plot_schedule(
         labels: Optional names, one per schedule (default: class names).
         adam_effective: Bool. Also show Adam's effective step size
             lr_t = lr * sqrt(1 - beta_2 ** (k + 1)) / (1 - beta_1 ** (k + 1)).
-        beta_1, beta_2: Adam's betas for that curve.
+        beta_1: Float. Adam's beta_1 for that curve. Default 0.9.
+        beta_2: Float. Adam's beta_2 for that curve. Default 0.999.
         path: Optional PNG path; matplotlib is imported only then.
         log_scale: Bool. Log-scale rate axis.
         title: Optional figure title.

@@ -98,7 +98,7 @@ def test_the_model_is_left_bit_for_bit_as_it_was(signs_finder):
 def test_recorded_losses_are_those_of_each_batch(signs_finder, signs):
     # Oracle: a twin model trained on the same batches at the same rates,
     # one train_on_batch (metrics reset) at a time.
-    model, weights, _, result = signs_finder
+    _, weights, _, result = signs_finder
     (x, y), _ = signs
     twin = course_mlp(1e-4, steps_per_execution=1)
     twin.fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0)

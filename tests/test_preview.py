@@ -86,7 +86,8 @@ def test_cli_list_names_every_schedule_with_its_parameters(capsys):
         ),
         (
             ["preview", "one_cycle", "--max_lr", "0.1"],
-            "OneCycle has no parameter 'max_lr'; it takes: maximal_learning_rate",
+            "OneCycle has no parameter 'max_lr'; it takes: "
+            "maximal_learning_rate",
         ),
         (
             ["preview", "one_cycle", "--maximal_learning_rate", "0.1"],

@@ -97,13 +97,15 @@ def learning_rate_in_force(optimizer):
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
-def learning_rate_at(optimizer, step):
-    """LR the optimizer uses at update `step` (counted from 0)."""
-    learning_rate = optimizer.get_config()["learning_rate"]
-    if not isinstance(learning_rate, dict):
-        return float(learning_rate)
-    schedule = keras.saving.deserialize_keras_object(learning_rate)
-    return float(keras.ops.convert_to_numpy(schedule(step)))
+_ADAM_FAMILY = ("Adam", "AdamW", "Adamax", "Nadam", "Lamb")
+
+
+def adam_betas(optimizer):
+    """(beta_1, beta_2) of an Adam-family optimizer, else None."""
+    if type(optimizer).__name__ not in _ADAM_FAMILY:
+        return None
+    config = optimizer.get_config()
+    return float(config["beta_1"]), float(config["beta_2"])
 
 
 def float32(value):

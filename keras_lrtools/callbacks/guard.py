@@ -10,6 +10,7 @@ from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_positive_int
+from keras_lrtools.callbacks._learning_rate import adam_betas
 from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
 from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
 from keras_lrtools.callbacks._learning_rate import single_optimizer
@@ -17,7 +18,6 @@ from keras_lrtools.schedules import adam_effective_learning_rate
 
 ACTIONS = ("stop", "restore")
 SYMPTOMS = ("non_finite_loss", "exploding_loss", "collapse", "dead_relu")
-_ADAM_FAMILY = ("Adam", "AdamW", "Adamax", "Nadam", "Lamb")
 
 
 class Diagnosis:
@@ -339,15 +339,11 @@ class LearningRateGuard(keras.callbacks.Callback):
             "" if batch is None else f", batch {batch}"
         )
         rate = f"learning rate in force: {learning_rate:.4g}"
-        if type(optimizer).__name__ in _ADAM_FAMILY:
+        betas = adam_betas(optimizer)
+        if betas is not None:
             step = int(optimizer.iterations)
             effective = float(
-                adam_effective_learning_rate(
-                    learning_rate,
-                    step,
-                    float(optimizer.beta_1),
-                    float(optimizer.beta_2),
-                )
+                adam_effective_learning_rate(learning_rate, step, *betas)
             )
             rate += f" (Adam's effective step {effective:.4g})"
         advice = (

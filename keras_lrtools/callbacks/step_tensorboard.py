@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
+from keras_lrtools.callbacks._learning_rate import adam_betas
 from keras_lrtools.callbacks._learning_rate import holds_schedule
 from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.callbacks._writers import ScalarWriter
@@ -15,8 +16,6 @@ from keras_lrtools.callbacks.step_recorder import per_step_trackers
 from keras_lrtools.callbacks.step_recorder import watch_model
 from keras_lrtools.schedules import ScaledSchedule
 from keras_lrtools.schedules import adam_effective_learning_rate
-
-_ADAM_FAMILY = ("Adam", "AdamW", "Adamax", "Nadam", "Lamb")
 
 
 class StepTensorBoard(keras.callbacks.Callback):
@@ -113,12 +112,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._steps_per_execution = int(
             getattr(self.model, "steps_per_execution", 1)
         )
-        config = optimizer.get_config()
-        self._betas = (
-            (float(config["beta_1"]), float(config["beta_2"]))
-            if type(optimizer).__name__ in _ADAM_FAMILY
-            else None
-        )
+        self._betas = adam_betas(optimizer)
         if self._writer is None:
             self._writer = ScalarWriter(self.run_dir)
         # Found after the first step: the compiled metrics of the

@@ -120,3 +120,19 @@ def deserialize(config):
     if isinstance(config, dict):
         return keras.saving.deserialize_keras_object(config)
     return config
+
+
+def from_config_with_schedules(cls, config, *keys):
+    """Returns `cls(**config)` with the nested schedules rebuilt.
+
+    Each of `keys` holds one serialized schedule or a list of them.
+    """
+    config = dict(config)
+    for key in keys:
+        value = config[key]
+        config[key] = (
+            [deserialize(v) for v in value]
+            if isinstance(value, list)
+            else deserialize(value)
+        )
+    return cls(**config)

@@ -6,8 +6,8 @@ from keras_lrtools._validation import check_float
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import check_schedule
-from keras_lrtools.schedules._common import deserialize
 from keras_lrtools.schedules._common import evaluate
+from keras_lrtools.schedules._common import from_config_with_schedules
 from keras_lrtools.schedules._common import serialize
 
 
@@ -70,9 +70,7 @@ class ScaledSchedule(LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = deserialize(config["schedule"])
-        return cls(**config)
+        return from_config_with_schedules(cls, config, "schedule")
 
 
 def _check_state(state):

@@ -9,8 +9,8 @@ from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import as_float_step
 from keras_lrtools.schedules._common import check_schedule
-from keras_lrtools.schedules._common import deserialize
 from keras_lrtools.schedules._common import evaluate
+from keras_lrtools.schedules._common import from_config_with_schedules
 from keras_lrtools.schedules._common import serialize
 from keras_lrtools.schedules._common import shifted_step
 
@@ -95,6 +95,4 @@ class SequentialSchedule(LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["schedules"] = [deserialize(s) for s in config["schedules"]]
-        return cls(**config)
+        return from_config_with_schedules(cls, config, "schedules")

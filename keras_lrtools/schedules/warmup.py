@@ -10,8 +10,8 @@ from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
 from keras_lrtools.schedules._common import check_schedule
-from keras_lrtools.schedules._common import deserialize
 from keras_lrtools.schedules._common import evaluate
+from keras_lrtools.schedules._common import from_config_with_schedules
 from keras_lrtools.schedules._common import progress
 from keras_lrtools.schedules._common import serialize
 from keras_lrtools.schedules._common import shifted_step
@@ -96,6 +96,4 @@ class Warmup(LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = deserialize(config["schedule"])
-        return cls(**config)
+        return from_config_with_schedules(cls, config, "schedule")
