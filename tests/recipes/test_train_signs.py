@@ -77,6 +77,25 @@ def test_smoke_run_trains_logs_and_prints_a_result_line(tmp_path, capsys):
     assert [s for s, _ in validation["epoch_accuracy"]] == [0, 1, 2]
 
 
+def test_the_course_convnet_trains_too(tmp_path, capsys):
+    code, out = _run(
+        ["--smoke", "--model", "convnet", "--schedule", "cyclical",
+         "--epochs", "2", "--log-dir", str(tmp_path)],
+        capsys,
+    )
+    assert code == 0
+    (result,) = RESULT.findall(out)
+    assert result[:3] == ("cyclical", "convnet", "2")
+    model = _recipe().build_model("convnet")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
+        "Dense",
+    ]
+    assert model.count_params() == 8 * 4 * 4 * 3 + 8 + 16 * 2 * 2 * 8 + 16 + (
+        2 * 2 * 16 * 6 + 6
+    )
+
+
 def test_list_prints_every_schedule_with_its_defaults(capsys):
     code, out = _run(["--list"], capsys)
     assert code == 0
