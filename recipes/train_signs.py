@@ -10,7 +10,7 @@ Backends: tensorflow, jax, torch (set KERAS_BACKEND before running); a GPU
     is used whenever the backend sees one.
 Runtime: one schedule at the defaults (150 epochs) takes 20-30 s on a
     2-core CPU; `--schedule all` about 6.5 minutes; `--smoke` seconds.
-Expected result: see the table in recipes/README.md; the course's own run,
+Expected result: see the sweep table in README.md; the course's own run,
     `--schedule constant --lr 0.0001 --epochs 1500`, ended at 1.000
     train and 0.850 test accuracy here (the course printed 0.999, 0.717).
 
@@ -21,8 +21,9 @@ Usage:
     tensorboard --logdir logs
 
 Every schedule's defaults are written for this task (batch 32, 34 updates
-an epoch) in SCHEDULES below and printed by `--list`; `--lr` sets the
-schedule's main rate and `--set NAME=VALUE` any of its other arguments.
+an epoch) in `_defaults` below, tabled in recipes/README.md and printed by
+`--list`; `--lr` sets the schedule's main rate and `--set NAME=VALUE` any
+of its other arguments.
 """
 
 import argparse

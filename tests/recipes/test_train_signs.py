@@ -79,8 +79,17 @@ def test_smoke_run_trains_logs_and_prints_a_result_line(tmp_path, capsys):
 
 def test_the_course_convnet_trains_too(tmp_path, capsys):
     code, out = _run(
-        ["--smoke", "--model", "convnet", "--schedule", "cyclical",
-         "--epochs", "2", "--log-dir", str(tmp_path)],
+        [
+            "--smoke",
+            "--model",
+            "convnet",
+            "--schedule",
+            "cyclical",
+            "--epochs",
+            "2",
+            "--log-dir",
+            str(tmp_path),
+        ],
         capsys,
     )
     assert code == 0
@@ -88,7 +97,11 @@ def test_the_course_convnet_trains_too(tmp_path, capsys):
     assert result[:3] == ("cyclical", "convnet", "2")
     model = _recipe().build_model("convnet")
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
         "Dense",
     ]
     assert model.count_params() == 8 * 4 * 4 * 3 + 8 + 16 * 2 * 2 * 8 + 16 + (
