@@ -84,7 +84,11 @@ def _time_fit(variant, x, y, epochs, steps_per_execution):
     import keras
 
     log_dir = tempfile.mkdtemp(prefix=f"bench-{variant}-")
-    model = _model(steps_per_execution, variant == "step_tensorboard")
+    # The recorder is only needed (and only used) above one step per call.
+    model = _model(
+        steps_per_execution,
+        variant == "step_tensorboard" and steps_per_execution > 1,
+    )
     callbacks = _callbacks(variant, log_dir)
     # Warm up the compiled function outside the timed part.
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=callbacks)

@@ -54,7 +54,7 @@ def install_scaled_schedule(optimizer):
     if installed is not None and (
         keras.saving.serialize_keras_object(installed) == config
     ):
-        return installed
+        return installed  # already in place: no retrace needed
     try:
         schedule = keras.saving.deserialize_keras_object(config)
     except Exception as error:

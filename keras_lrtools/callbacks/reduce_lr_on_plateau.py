@@ -162,11 +162,14 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         resumed = None
         in_this_process = hasattr(optimizer, STATE_ATTRIBUTE)
         if holds_schedule(optimizer):
+            before = getattr(optimizer, "_keras_lrtools_scaled_schedule", None)
             self._schedule = install_scaled_schedule(optimizer)
             if not in_this_process:
                 resumed = self._schedule.plateau_state
             scale = self._schedule.scale
-            model.make_train_function(force=True)
+            if self._schedule is not before:
+                # A new schedule object: the traced step holds the old one.
+                model.make_train_function(force=True)
         else:
             self._schedule = None
             scale = 1.0

@@ -124,6 +124,11 @@ class StepRecorder(keras.metrics.Metric):
                     self._sources = (tuple(variables),)
         return () if self._sources is None else self._sources[0]
 
+    @property
+    def watched(self):
+        """The variables it copies at each step (empty until traced)."""
+        return () if self._sources is None else self._sources[0]
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         variables = self._watched_variables()
         values = [ops.cast(v.value, "float32") for v in variables]

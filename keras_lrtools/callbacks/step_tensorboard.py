@@ -103,9 +103,16 @@ class StepTensorBoard(keras.callbacks.Callback):
     def set_model(self, model):
         super().set_model(model)
         # A compiled StepRecorder finds what to record when the train step
-        # is traced; retrace so that it sees this model.
+        # is traced: retrace only a step traced before it could see this
+        # model (on tensorflow an untraced model has no built metrics yet).
         watch_model(model)
-        model.make_train_function(force=True)
+        recorder, _ = per_step_trackers(model.metrics)
+        if (
+            recorder is not None
+            and not recorder.watched
+            and getattr(model, "train_function", None) is not None
+        ):
+            model.make_train_function(force=True)
 
     def on_train_begin(self, logs=None):
         optimizer = single_optimizer(self.model, "StepTensorBoard")
@@ -113,6 +120,8 @@ class StepTensorBoard(keras.callbacks.Callback):
             getattr(self.model, "steps_per_execution", 1)
         )
         self._betas = adam_betas(optimizer)
+        self._rates = _BlockCache()
+        self._corrections = _BlockCache()
         if self._writer is None:
             self._writer = ScalarWriter(self.run_dir)
         # Found after the first step: the compiled metrics of the
@@ -198,10 +207,11 @@ class StepTensorBoard(keras.callbacks.Callback):
         rates = self._learning_rates(updates)
         if self._betas is not None:
             # lr_t = lr * correction(k): the effective step of an LR of 1.
-            corrections = keras.ops.convert_to_numpy(
-                adam_effective_learning_rate(
-                    1.0, np.asarray(updates), *self._betas
-                )
+            corrections = self._corrections.values(
+                updates,
+                lambda steps: adam_effective_learning_rate(
+                    1.0, steps, *self._betas
+                ),
             )
         scale = (
             self._schedule.scale
@@ -232,25 +242,18 @@ class StepTensorBoard(keras.callbacks.Callback):
             self._writer.scalars(update, values)
 
     def _learning_rates(self, updates):
-        """The LR of each update, schedule(k), evaluated in one call."""
+        """The LR of each update, schedule(k), evaluated in blocks."""
         if self._schedule is None:
             rate = float(
                 keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
             return [rate] * len(updates)
-        steps = np.asarray(updates, dtype="int64")
-        try:
-            rates = keras.ops.convert_to_numpy(self._schedule(steps))
-            if np.shape(rates) == steps.shape:
-                return [float(r) for r in rates]
-        except Exception:
-            # A schedule that only takes scalar steps (Keras's CosineDecay
-            # with warmup uses a cond); a real error shows up again below.
-            pass
-        return [
-            float(keras.ops.convert_to_numpy(self._schedule(int(k))))
-            for k in updates
-        ]
+        # The LR is a pure function of the step for a given schedule and
+        # scale: a change of either (a plateau reduction) empties the cache.
+        self._rates.keep_for(
+            (id(self._schedule), getattr(self._schedule, "scale", None))
+        )
+        return self._rates.values(updates, self._schedule)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.epoch_metrics:
@@ -278,11 +281,65 @@ class StepTensorBoard(keras.callbacks.Callback):
 
 
 def _read_trackers(trackers):
-    variables = [v for _, pair in trackers for v in pair]
-    if not variables:
-        return np.zeros(0)
-    stacked = keras.ops.stack([keras.ops.cast(v, "float32") for v in variables])
-    return keras.ops.convert_to_numpy(stacked).astype(np.float64)
+    return np.array(
+        [
+            float(keras.ops.convert_to_numpy(v.value))
+            for _, pair in trackers
+            for v in pair
+        ],
+        dtype=np.float64,
+    )
+
+
+class _BlockCache:
+    """Values of a pure function of the update index.
+
+    Computed for BLOCK updates at a time in one vectorized call: one host
+    round trip per block instead of one per update.
+    """
+
+    BLOCK = 1024
+
+    def __init__(self):
+        self._values = {}
+        self._key = None
+
+    def keep_for(self, key):
+        if key != self._key:
+            self._values = {}
+            self._key = key
+
+    def values(self, updates, function):
+        missing = [k for k in updates if k not in self._values]
+        if missing:
+            block = np.arange(min(missing), max(missing) + self.BLOCK)
+            computed = _vectorized(function, block)
+            if computed is None:
+                # A schedule that only takes scalar steps (Keras's
+                # CosineDecay with warmup uses a cond): the needed ones.
+                block = np.asarray(missing)
+                computed = [
+                    float(keras.ops.convert_to_numpy(function(int(k))))
+                    for k in missing
+                ]
+            self._values.update(zip(block.tolist(), computed, strict=True))
+            if len(self._values) > 8 * self.BLOCK:  # bounded memory
+                floor = min(updates)
+                self._values = {
+                    k: v for k, v in self._values.items() if k >= floor
+                }
+        return [self._values[k] for k in updates]
+
+
+def _vectorized(function, steps):
+    """function(steps) as a list of floats, or None if it takes scalars."""
+    try:
+        values = keras.ops.convert_to_numpy(function(steps.astype("int64")))
+    except Exception:
+        return None
+    if np.shape(values) != steps.shape:
+        return None
+    return [float(v) for v in values]
 
 
 def _current_schedule(optimizer):
