@@ -43,9 +43,9 @@ class StepTensorBoard(keras.callbacks.Callback):
     tracker and mean metrics: with `steps_per_execution=1` they are read
     after each update; with `steps_per_execution > 1` compile
     `keras_lrtools.callbacks.StepRecorder()` as the last metric, which
-    records them inside the compiled step (otherwise `on_train_begin`
-    raises and says so). Metrics that are not means (AUC, precision) have
-    no per-batch value and are not logged here.
+    records them inside the compiled step (otherwise the end of the first
+    compiled call raises and says so). Metrics that are not means (AUC,
+    precision) have no per-batch value and are not logged here.
 
     With `update_freq=N`, a point is written every N updates; the loss and
     metrics are then the mean over the N batches since the last point (no
