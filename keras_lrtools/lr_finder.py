@@ -15,6 +15,7 @@ from keras_lrtools.callbacks._learning_rate import holds_schedule
 from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.schedules import ExponentialDecay
 from keras_lrtools.schedules import PolynomialDecay
+from keras_lrtools.schedules._common import values_at_steps
 
 MODES = ("exponential", "linear")
 DEFAULT_RULE = "descent_midpoint"
@@ -309,7 +310,7 @@ def find_learning_rate(
 
 def _sweep_rates(min_lr, max_lr, num_steps, mode):
     schedule = _sweep_schedule(min_lr, max_lr, num_steps, mode)
-    return [float(schedule(i)) for i in range(num_steps)]
+    return values_at_steps(schedule, np.arange(num_steps)).tolist()
 
 
 def _sweep_schedule(min_lr, max_lr, num_steps, mode):

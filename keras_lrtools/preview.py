@@ -5,23 +5,13 @@ import numpy as np
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.schedules import adam_effective_learning_rate
 from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import values_at_steps
 
 
 def schedule_values(schedule, steps):
     """schedule(k) for k = 0 .. steps - 1, as a float64 NumPy array."""
-    import keras
-
     steps = check_positive_int("steps", steps)
-    grid = np.arange(steps, dtype="int64")
-    try:
-        values = keras.ops.convert_to_numpy(schedule(grid))
-        if np.shape(values) == grid.shape:
-            return values.astype(np.float64)
-    except Exception:
-        pass  # a schedule that only takes scalar steps
-    return np.array(
-        [float(keras.ops.convert_to_numpy(schedule(int(k)))) for k in grid]
-    )
+    return values_at_steps(schedule, np.arange(steps))
 
 
 def plot_schedule(

@@ -9,6 +9,7 @@ from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.callbacks._learning_rate import adam_betas
 from keras_lrtools.callbacks._learning_rate import holds_schedule
+from keras_lrtools.callbacks._learning_rate import installed_scaled_schedule
 from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.callbacks._writers import ScalarWriter
 from keras_lrtools.callbacks.reduce_lr_on_plateau import STATE_ATTRIBUTE
@@ -16,6 +17,8 @@ from keras_lrtools.callbacks.step_recorder import per_step_trackers
 from keras_lrtools.callbacks.step_recorder import watch_model
 from keras_lrtools.schedules import ScaledSchedule
 from keras_lrtools.schedules import adam_effective_learning_rate
+from keras_lrtools.schedules._common import scalar_values
+from keras_lrtools.schedules._common import vectorized_values
 
 
 class StepTensorBoard(keras.callbacks.Callback):
@@ -186,12 +189,13 @@ class StepTensorBoard(keras.callbacks.Callback):
         Keyed by update index, for the updates of this execution that
         really ran.
         """
-        model = self.model  # on jax, this syncs the state to the variables
+        # On jax, reading `self.model` syncs the trainer's state into the
+        # variables read below.
+        _ = self.model
         if self._recorder is None:
             return {first: _read_trackers(self._trackers)}
         snapshots = keras.ops.convert_to_numpy(self._recorder.snapshots)
         done = int(keras.ops.convert_to_numpy(self._recorder.position))
-        del model
         capacity = self._recorder.capacity
         last = self._epoch_first_update + done
         self._next_update = last
@@ -313,33 +317,20 @@ class _BlockCache:
         missing = [k for k in updates if k not in self._values]
         if missing:
             block = np.arange(min(missing), max(missing) + self.BLOCK)
-            computed = _vectorized(function, block)
+            computed = vectorized_values(function, block)
             if computed is None:
-                # A schedule that only takes scalar steps (Keras's
-                # CosineDecay with warmup uses a cond): the needed ones.
+                # Only scalar steps: evaluate just the updates needed.
                 block = np.asarray(missing)
-                computed = [
-                    float(keras.ops.convert_to_numpy(function(int(k))))
-                    for k in missing
-                ]
-            self._values.update(zip(block.tolist(), computed, strict=True))
+                computed = scalar_values(function, block)
+            self._values.update(
+                zip(block.tolist(), computed.tolist(), strict=True)
+            )
             if len(self._values) > 8 * self.BLOCK:  # bounded memory
                 floor = min(updates)
                 self._values = {
                     k: v for k, v in self._values.items() if k >= floor
                 }
         return [self._values[k] for k in updates]
-
-
-def _vectorized(function, steps):
-    """function(steps) as a list of floats, or None if it takes scalars."""
-    try:
-        values = keras.ops.convert_to_numpy(function(steps.astype("int64")))
-    except Exception:
-        return None
-    if np.shape(values) != steps.shape:
-        return None
-    return [float(v) for v in values]
 
 
 def _current_schedule(optimizer):
@@ -349,10 +340,9 @@ def _current_schedule(optimizer):
     """
     if not holds_schedule(optimizer):
         return None
-    installed = getattr(optimizer, "_keras_lrtools_scaled_schedule", None)
-    config = optimizer.get_config()["learning_rate"]
-    if installed is not None and (
-        keras.saving.serialize_keras_object(installed) == config
-    ):
+    installed = installed_scaled_schedule(optimizer)
+    if installed is not None:
         return installed
-    return keras.saving.deserialize_keras_object(config)
+    return keras.saving.deserialize_keras_object(
+        optimizer.get_config()["learning_rate"]
+    )

@@ -7,6 +7,7 @@ constant float" in composite schedules.
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_lrtools._validation import check_learning_rate
@@ -106,6 +107,41 @@ def evaluate(schedule, step):
     if isinstance(schedule, LearningRateSchedule):
         return ops.cast(schedule(step), "float32")
     return ops.cast(schedule, "float32")
+
+
+def values_at_steps(function, steps):
+    """function(steps) for an integer array of steps, as float64 values.
+
+    One vectorized call; step by step for a schedule that takes only
+    scalar steps (Keras's CosineDecay with warmup uses a cond).
+    """
+    values = vectorized_values(function, steps)
+    if values is None:
+        values = scalar_values(function, steps)
+    return values
+
+
+def vectorized_values(function, steps):
+    """function(steps) in one call as float64 values.
+
+    Returns None if the function takes only scalar steps.
+    """
+    steps = np.asarray(steps, dtype="int64")
+    try:
+        values = ops.convert_to_numpy(function(steps))
+    except Exception:
+        return None
+    if np.shape(values) != steps.shape:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
+def scalar_values(function, steps):
+    """function(k) for each step k, one call each, as float64 values."""
+    return np.array(
+        [float(ops.convert_to_numpy(function(int(k)))) for k in steps],
+        dtype=np.float64,
+    )
 
 
 def serialize(schedule):
