@@ -41,6 +41,20 @@ def holds_schedule(optimizer):
 _SCALED_ATTRIBUTE = "_keras_lrtools_scaled_schedule"
 
 
+def installed_scaled_schedule(optimizer):
+    """The ScaledSchedule a callback installed, or None.
+
+    None as well when the optimizer no longer holds it (another config).
+    """
+    installed = getattr(optimizer, _SCALED_ATTRIBUTE, None)
+    if installed is not None and (
+        keras.saving.serialize_keras_object(installed)
+        == optimizer.get_config()["learning_rate"]
+    ):
+        return installed
+    return None
+
+
 def install_scaled_schedule(optimizer):
     """Puts the optimizer's schedule inside a ScaledSchedule, and returns it.
 
@@ -49,12 +63,10 @@ def install_scaled_schedule(optimizer):
     from a loaded model is rebuilt from the optimizer's config (public
     API); an existing ScaledSchedule keeps its scale and plateau state.
     """
-    config = optimizer.get_config()["learning_rate"]
-    installed = getattr(optimizer, _SCALED_ATTRIBUTE, None)
-    if installed is not None and (
-        keras.saving.serialize_keras_object(installed) == config
-    ):
+    installed = installed_scaled_schedule(optimizer)
+    if installed is not None:
         return installed  # already in place: no retrace needed
+    config = optimizer.get_config()["learning_rate"]
     try:
         schedule = keras.saving.deserialize_keras_object(config)
     except Exception as error:

@@ -5,9 +5,11 @@ import keras
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_non_negative_int
+from keras_lrtools._validation import check_open_fraction
 from keras_lrtools.callbacks._learning_rate import float32
 from keras_lrtools.callbacks._learning_rate import holds_schedule
 from keras_lrtools.callbacks._learning_rate import install_scaled_schedule
+from keras_lrtools.callbacks._learning_rate import installed_scaled_schedule
 from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
 from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
 from keras_lrtools.callbacks._learning_rate import single_optimizer
@@ -113,14 +115,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         super().__init__()
         self.monitor = monitor
         self.mode = mode
-        self.factor = check_float(
-            "factor",
-            factor,
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
+        self.factor = check_open_fraction("factor", factor)
         self.patience = check_non_negative_int("patience", patience)
         self.verbose = check_int("verbose", verbose, minimum=0)
         self.min_delta = min_delta
@@ -162,7 +157,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         resumed = None
         in_this_process = hasattr(optimizer, STATE_ATTRIBUTE)
         if holds_schedule(optimizer):
-            before = getattr(optimizer, "_keras_lrtools_scaled_schedule", None)
+            before = installed_scaled_schedule(optimizer)
             self._schedule = install_scaled_schedule(optimizer)
             if not in_this_process:
                 resumed = self._schedule.plateau_state
