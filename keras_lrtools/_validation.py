@@ -88,6 +88,18 @@ def check_float(
     return value
 
 
+def check_open_fraction(name, value):
+    """Returns `value` as a float strictly between 0 and 1."""
+    return check_float(
+        name,
+        value,
+        low=0.0,
+        high=1.0,
+        low_inclusive=False,
+        high_inclusive=False,
+    )
+
+
 def _interval(low, high, low_inclusive, high_inclusive):
     if high is None:
         return f"{'>=' if low_inclusive else '>'} {low}"

@@ -9,6 +9,7 @@ from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_non_negative_int
+from keras_lrtools._validation import check_open_fraction
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.callbacks._learning_rate import adam_betas
 from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
@@ -156,14 +157,7 @@ class LearningRateGuard(keras.callbacks.Callback):
             high=1.0,
             low_inclusive=False,
         )
-        self.factor = check_float(
-            "factor",
-            factor,
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
+        self.factor = check_open_fraction("factor", factor)
         self.max_restores = check_non_negative_int("max_restores", max_restores)
         if not isinstance(accuracy_key, str):
             raise TypeError(

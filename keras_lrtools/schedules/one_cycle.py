@@ -6,6 +6,7 @@ from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
+from keras_lrtools._validation import check_open_fraction
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
@@ -84,14 +85,7 @@ class OneCycle(LearningRateSchedule):
             "maximal_learning_rate", maximal_learning_rate, positive=True
         )
         self.total_steps = check_positive_int("total_steps", total_steps)
-        self.pct_start = check_float(
-            "pct_start",
-            pct_start,
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
+        self.pct_start = check_open_fraction("pct_start", pct_start)
         self.div_factor = check_float(
             "div_factor", div_factor, low=0.0, low_inclusive=False
         )
