@@ -75,6 +75,14 @@ def _defaults(epochs, updates_per_epoch, warmup_epochs=None):
     tenth = max(total // 10, 1)
     warm = warmup_steps(epochs, updates_per_epoch, warmup_epochs)
     peak = 3e-4
+    # Also the base of "plateau", which adds ReduceLROnPlateau on top.
+    cosine = dict(
+        initial_learning_rate=0.0,
+        decay_steps=total - warm,
+        alpha=0.01,
+        warmup_target=peak,
+        warmup_steps=warm,
+    )
     return {
         "constant": ("learning_rate", dict(learning_rate=1e-4)),
         "exponential": (
@@ -110,16 +118,7 @@ def _defaults(epochs, updates_per_epoch, warmup_epochs=None):
                 power=1.0,
             ),
         ),
-        "cosine": (
-            "warmup_target",
-            dict(
-                initial_learning_rate=0.0,
-                decay_steps=total - warm,
-                alpha=0.01,
-                warmup_target=peak,
-                warmup_steps=warm,
-            ),
-        ),
+        "cosine": ("warmup_target", cosine),
         "cosine_restarts": (
             "initial_learning_rate",
             dict(
@@ -188,17 +187,7 @@ def _defaults(epochs, updates_per_epoch, warmup_epochs=None):
         ),
         "plateau": (
             "warmup_target",
-            dict(
-                initial_learning_rate=0.0,
-                decay_steps=total - warm,
-                alpha=0.01,
-                warmup_target=peak,
-                warmup_steps=warm,
-                monitor="loss",
-                factor=0.5,
-                patience=10,
-                min_lr=1e-6,
-            ),
+            dict(cosine, monitor="loss", factor=0.5, patience=10, min_lr=1e-6),
         ),
     }
 
@@ -563,42 +552,44 @@ def _input_pipeline(backend, x, y, batch_size, seed):
     return dict(x=dataset, shuffle=False)  # the pipeline shuffles
 
 
-class _Progress:
-    """One line every few epochs, and the per-epoch record of the run."""
+def make_progress(every, epochs):
+    """A callback that prints a line every `every` epochs.
 
-    def __new__(cls, every, epochs):
-        import keras
+    It also keeps the per-epoch record of the run. keras is imported here,
+    not at start-up, so that argument errors come back fast.
+    """
+    import keras
 
-        class Progress(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.learning_rates, self.test_accuracy = [], []
-                self.train_accuracy, self.losses = [], []
+    class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.learning_rates, self.test_accuracy = [], []
+            self.train_accuracy, self.losses = [], []
 
-            def on_epoch_begin(self, epoch, logs=None):
-                # LR of the epoch's first update (plateau scale included).
-                self.learning_rates.append(
-                    float(
-                        keras.ops.convert_to_numpy(
-                            self.model.optimizer.learning_rate
-                        )
+        def on_epoch_begin(self, epoch, logs=None):
+            # LR of the epoch's first update (plateau scale included).
+            self.learning_rates.append(
+                float(
+                    keras.ops.convert_to_numpy(
+                        self.model.optimizer.learning_rate
                     )
                 )
+            )
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.losses.append(float(logs["loss"]))
-                self.train_accuracy.append(float(logs["accuracy"]))
-                self.test_accuracy.append(float(logs.get("val_accuracy", 0)))
-                if (epoch + 1) % every == 0 or epoch + 1 == epochs:
-                    print(
-                        f"  epoch {epoch + 1:>5}/{epochs}  loss "
-                        f"{logs['loss']:.4f}  train_acc "
-                        f"{logs['accuracy']:.3f}  test_acc "
-                        f"{logs.get('val_accuracy', float('nan')):.3f}  lr "
-                        f"{self.learning_rates[-1]:.3g}",
-                        flush=True,
-                    )
+        def on_epoch_end(self, epoch, logs=None):
+            self.losses.append(float(logs["loss"]))
+            self.train_accuracy.append(float(logs["accuracy"]))
+            self.test_accuracy.append(float(logs.get("val_accuracy", 0)))
+            if (epoch + 1) % every == 0 or epoch + 1 == epochs:
+                print(
+                    f"  epoch {epoch + 1:>5}/{epochs}  loss "
+                    f"{logs['loss']:.4f}  train_acc "
+                    f"{logs['accuracy']:.3f}  test_acc "
+                    f"{logs.get('val_accuracy', float('nan')):.3f}  lr "
+                    f"{self.learning_rates[-1]:.3g}",
+                    flush=True,
+                )
 
-        return Progress()
+    return Progress()
 
 
 def train_one(name, args, data, log_dir, lr=None, overrides=None):
@@ -638,7 +629,7 @@ def train_one(name, args, data, log_dir, lr=None, overrides=None):
         steps_per_execution=steps_per_execution,
         jit_compile="auto" if (on_gpu or backend == "jax") else False,
     )
-    progress = _Progress(
+    progress = make_progress(
         args.print_every or max(1, args.epochs // 10), args.epochs
     )
     callbacks = [*extra_callbacks, progress, StepTensorBoard(log_dir)]
