@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -9,6 +6,7 @@ from keras_lrtools.__main__ import main as cli
 from keras_lrtools.schedules import CosineDecay
 from keras_lrtools.schedules import OneCycle
 from tests import references
+from tests.cli import assert_usage_error
 
 
 def test_values_are_the_schedule_at_every_step(tmp_path):
@@ -107,12 +105,4 @@ def test_cli_list_names_every_schedule_with_its_parameters(capsys):
     ],
 )
 def test_cli_errors_are_clear(argv, message):
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_lrtools", *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_usage_error(["-m", "keras_lrtools", *argv], message)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.callbacks.helpers import read_scalars
+from tests.cli import assert_usage_error
 
 RECIPE = Path(__file__).parents[2] / "recipes" / "train_signs.py"
 RESULT = re.compile(
@@ -136,15 +137,7 @@ def test_list_prints_every_schedule_with_its_defaults(capsys):
     ],
 )
 def test_bad_arguments_exit_with_a_message_and_no_traceback(argv, message):
-    result = subprocess.run(
-        [sys.executable, str(RECIPE), *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_usage_error([str(RECIPE), *argv], message)
 
 
 def test_unknown_schedule_argument_is_explained(tmp_path, capsys):
