@@ -60,6 +60,19 @@ def per_step_trackers(metrics):
     return recorder, trackers
 
 
+class _Untracked:
+    """Holds variables that Keras must not track as the holder's own.
+
+    Keras tracks variables stored in a metric's attributes, also inside
+    lists and tuples; found only when the step is traced, they would
+    change the metric's variable list after a distribution (jax's
+    DataParallel) has fixed its layout.
+    """
+
+    def __init__(self, items):
+        self.items = items
+
+
 @keras.saving.register_keras_serializable(package="keras_lrtools")
 class StepRecorder(keras.metrics.Metric):
     """Records the running (total, count) of the loss and metrics per step.
@@ -99,10 +112,16 @@ class StepRecorder(keras.metrics.Metric):
             shape=(self.capacity, self.width),
             initializer="zeros",
             dtype="float32",
+            # Every replica copies the same (already reduced) totals.
+            aggregation="only_first_replica",
             name="snapshots",
         )
         self.position = self.add_variable(
-            shape=(), initializer="zeros", dtype="int32", name="position"
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            aggregation="only_first_replica",
+            name="position",
         )
         self._sources = None
 
@@ -120,14 +139,13 @@ class StepRecorder(keras.metrics.Metric):
                             f"{len(variables) // 2}. Compile with a larger "
                             "`width`."
                         )
-                    # A tuple wrapper keeps Keras from tracking them as ours.
-                    self._sources = (tuple(variables),)
-        return () if self._sources is None else self._sources[0]
+                    self._sources = _Untracked(tuple(variables))
+        return () if self._sources is None else self._sources.items
 
     @property
     def watched(self):
         """The variables it copies at each step (empty until traced)."""
-        return () if self._sources is None else self._sources[0]
+        return () if self._sources is None else self._sources.items
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         variables = self._watched_variables()

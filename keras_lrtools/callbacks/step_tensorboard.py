@@ -1,12 +1,14 @@
 """Per-step TensorBoard logging of the learning rate, loss and metrics."""
 
 import os
+import time
 
 import keras
 import numpy as np
 
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
+from keras_lrtools.callbacks._distribution import is_chief
 from keras_lrtools.callbacks._learning_rate import adam_betas
 from keras_lrtools.callbacks._learning_rate import holds_schedule
 from keras_lrtools.callbacks._learning_rate import installed_scaled_schedule
@@ -119,6 +121,10 @@ class StepTensorBoard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         optimizer = single_optimizer(self.model, "StepTensorBoard")
+        # In a distributed run only the chief writes (see _distribution).
+        self._active = is_chief(self.model)
+        if not self._active:
+            return
         self._steps_per_execution = int(
             getattr(self.model, "steps_per_execution", 1)
         )
@@ -127,6 +133,15 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._corrections = _BlockCache()
         if self._writer is None:
             self._writer = ScalarWriter(self.run_dir)
+        # The schedule as built; a plateau callback may later install a
+        # live ScaledSchedule over it (looked up every epoch).
+        self._built_schedule = (
+            keras.saving.deserialize_keras_object(
+                optimizer.get_config()["learning_rate"]
+            )
+            if holds_schedule(optimizer)
+            else None
+        )
         # Found after the first step: the compiled metrics of the
         # tensorflow backend are built only when the step is traced.
         self._trackers = None
@@ -154,11 +169,18 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._trackers = trackers
 
     def on_epoch_begin(self, epoch, logs=None):
+        if not self._active:
+            return
         optimizer = self.model.optimizer
         # One device read per epoch: the update count at its start.
-        self._epoch_first_update = int(optimizer.iterations)
+        self._epoch_first_update = int(
+            keras.ops.convert_to_numpy(optimizer.iterations)
+        )
         self._next_update = self._epoch_first_update
-        self._schedule = _current_schedule(optimizer)
+        self._written_upto = self._epoch_first_update
+        self._epoch_drained = False
+        self._execution_ends = []  # (update after the execution, time)
+        self._schedule = self._optimizer_schedule(optimizer)
         self._plateau_scale = None
         if self._schedule is None:
             state = getattr(optimizer, STATE_ATTRIBUTE, None)
@@ -166,47 +188,89 @@ class StepTensorBoard(keras.callbacks.Callback):
                 self._plateau_scale = state.read()["scale"]
         self._last_row = None  # Keras resets the metrics every epoch.
 
+    def _optimizer_schedule(self, optimizer):
+        """The schedule in force, or None for a float LR."""
+        if self._built_schedule is None:
+            return None
+        installed = installed_scaled_schedule(optimizer)
+        return self._built_schedule if installed is None else installed
+
     # Per execution ----------------------------------------------------------
 
     def on_train_batch_end(self, batch, logs=None):
+        if not self._active:
+            return
+        if self._trackers is None:
+            self._find_trackers()
         first = self._next_update
         # Every execution is full but maybe the last of the epoch, whose
-        # true length is read from the device below when it matters.
+        # true length is read from the device when it is drained.
         self._next_update += self._steps_per_execution
+        if self._recorder is not None:
+            self._execution_ends.append((self._next_update, time.time()))
+            steps = (self.params or {}).get("steps")
+            last_of_epoch = steps is not None and batch + 1 >= steps
+            # The ring must be read before it wraps over unread rows.
+            full = (
+                self._next_update
+                + self._steps_per_execution
+                - self._written_upto
+                > self._recorder.capacity
+            )
+            if last_of_epoch or full:
+                self._drain(final=last_of_epoch)
+            return
         candidates = range(first, first + self._steps_per_execution)
         if not any(k % self.update_freq == 0 for k in candidates):
             return  # nothing to write: no device access at all
-        if self._trackers is None:
-            self._find_trackers()
-        rows = self._cumulative_rows(first)
-        updates = [k for k in sorted(rows) if k % self.update_freq == 0]
-        if updates:
-            self._write(updates, rows)
+        _ = self.model  # on jax, syncs the trainer's state into variables
+        rows = {first: _read_trackers(self._trackers)}
+        self._write([first], rows, [time.time()])
 
-    def _cumulative_rows(self, first):
-        """Returns the trackers' running (total, count) after each update.
+    def _drain(self, final):
+        """Writes the updates the recorder holds that are not written yet.
 
-        Keyed by update index, for the updates of this execution that
-        really ran.
+        One device read for up to `capacity` updates. `final`: the epoch's
+        last one (evaluate() resets the recorder afterwards).
         """
-        # On jax, reading `self.model` syncs the trainer's state into the
-        # variables read below.
-        _ = self.model
-        if self._recorder is None:
-            return {first: _read_trackers(self._trackers)}
+        if self._epoch_drained or self._recorder is None:
+            return
+        self._epoch_drained = final
+        _ = self.model  # on jax, syncs the trainer's state into variables
         snapshots = keras.ops.convert_to_numpy(self._recorder.snapshots)
         done = int(keras.ops.convert_to_numpy(self._recorder.position))
+        first, last = self._written_upto, self._epoch_first_update + done
+        if last < first:
+            raise RuntimeError(
+                "The model's metrics were reset mid-epoch before "
+                "StepTensorBoard read updates "
+                f"{first}..{self._next_update - 1}; list StepTensorBoard "
+                "before callbacks that call model.evaluate()."
+            )
+        self._next_update = self._written_upto = last
         capacity = self._recorder.capacity
-        last = self._epoch_first_update + done
-        self._next_update = last
-        return {
-            update: snapshots[
-                (update - self._epoch_first_update) % capacity
-            ].astype(np.float64)
-            for update in range(first, last)
+        updates = [k for k in range(first, last) if k % self.update_freq == 0]
+        rows = {
+            k: snapshots[(k - self._epoch_first_update) % capacity].astype(
+                np.float64
+            )
+            for k in updates
         }
+        ends = self._execution_ends
+        wall_times = []
+        for update in updates:
+            while len(ends) > 1 and ends[0][0] <= update:
+                ends.pop(0)
+            wall_times.append(ends[0][1] if ends else time.time())
+        if updates:
+            self._write(updates, rows, wall_times)
 
-    def _write(self, updates, rows):
+    def on_test_begin(self, logs=None):
+        # Validation inside fit() resets the recorder: read it first.
+        if getattr(self, "_active", False) and self._trackers is not None:
+            self._drain(final=True)
+
+    def _write(self, updates, rows, wall_times):
         """One event per update: its LR, Adam's step and batch values."""
         rates = self._learning_rates(updates)
         if self._betas is not None:
@@ -243,7 +307,7 @@ class StepTensorBoard(keras.callbacks.Callback):
                 )
             if scale is not None:
                 values["learning_rate_scale"] = scale
-            self._writer.scalars(update, values)
+            self._writer.scalars(update, values, wall_times[index])
 
     def _learning_rates(self, updates):
         """The LR of each update, schedule(k), evaluated in blocks."""
@@ -260,6 +324,10 @@ class StepTensorBoard(keras.callbacks.Callback):
         return self._rates.values(updates, self._schedule)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self._active:
+            return
+        if self._trackers is not None:
+            self._drain(final=True)
         if self.epoch_metrics:
             for key, value in (logs or {}).items():
                 if key.startswith("val_"):
@@ -287,7 +355,7 @@ class StepTensorBoard(keras.callbacks.Callback):
 def _read_trackers(trackers):
     return np.array(
         [
-            float(keras.ops.convert_to_numpy(v.value))
+            float(keras.ops.convert_to_numpy(v))
             for _, pair in trackers
             for v in pair
         ],
@@ -331,18 +399,3 @@ class _BlockCache:
                     k: v for k, v in self._values.items() if k >= floor
                 }
         return [self._values[k] for k in updates]
-
-
-def _current_schedule(optimizer):
-    """Returns the optimizer's schedule, or None for a float LR.
-
-    The live shared ScaledSchedule if a callback installed one.
-    """
-    if not holds_schedule(optimizer):
-        return None
-    installed = installed_scaled_schedule(optimizer)
-    if installed is not None:
-        return installed
-    return keras.saving.deserialize_keras_object(
-        optimizer.get_config()["learning_rate"]
-    )

@@ -113,7 +113,8 @@ def values_at_steps(function, steps):
     """function(steps) for an integer array of steps, as float64 values.
 
     One vectorized call; step by step for a schedule that takes only
-    scalar steps (Keras's CosineDecay with warmup uses a cond).
+    scalar steps (one built on `ops.cond`, like Keras's own CosineDecay
+    with warmup).
     """
     values = vectorized_values(function, steps)
     if values is None:

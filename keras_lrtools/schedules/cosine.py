@@ -11,14 +11,17 @@ from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import progress
 
 
 @REGISTER
 class CosineDecay(keras.optimizers.schedules.CosineDecay):
     """Cosine decay with optional linear warmup (Keras's `CosineDecay`).
 
-    Keras's class with every argument validated. Unlike Keras, giving
+    Keras's class with every argument validated, and evaluated without
+    Keras's `ops.cond`, so it also takes an array of steps. Unlike Keras, giving
     `warmup_steps` without `warmup_target` (which Keras silently ignores) or
     `warmup_target` without `warmup_steps` is an error. The warmup arguments
     are keyword-only.
@@ -94,6 +97,23 @@ class CosineDecay(keras.optimizers.schedules.CosineDecay):
             warmup_target=warmup_target,
             warmup_steps=warmup_steps,
         )
+
+    def __call__(self, step):
+        # Keras's values, computed without its `ops.cond`, so that an array
+        # of steps gives all their LRs in one call (logging, previews).
+        step = as_float_step(step)
+        initial = float(self.initial_learning_rate)
+        peak = (
+            initial if self.warmup_target is None else float(self.warmup_target)
+        )
+        fraction = progress(step, self.warmup_steps, self.decay_steps)
+        decayed = anneal("cosine", peak, self.alpha * peak, fraction)
+        if not self.warmup_steps:
+            return decayed
+        ramp = anneal(
+            "linear", initial, peak, progress(step, 0, self.warmup_steps)
+        )
+        return ops.where(step < self.warmup_steps, ramp, decayed)
 
 
 @REGISTER
