@@ -27,12 +27,15 @@ of its other arguments.
 """
 
 import argparse
+import contextlib
 import csv
 import datetime
+import io
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -225,6 +228,21 @@ def warmup_steps(epochs, updates_per_epoch, warmup_epochs=None):
 
 
 SCHEDULE_NAMES = tuple(_defaults(DEFAULT_EPOCHS, 34))
+STRATEGIES = ("none", "mirrored", "multiworker", "data_parallel")
+# Measured with keras 3.15.1 and tensorflow 2.21.0 (two workers on
+# 127.0.0.1, tests/distribution): fit() first fails to reduce the
+# distributed batch it builds the model from, and past that, to reduce the
+# scalar logs. Keras's own question: keras-team/keras#20585.
+MULTIWORKER_BLOCKED = (
+    "--strategy multiworker: Keras 3's model.fit does not run under "
+    "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585, "
+    "tensorflow/tensorflow#72388; TensorFlow's own multi-worker Keras "
+    "tutorial fails the same way). Train on the GPUs of one machine with "
+    "--strategy mirrored, or with KERAS_BACKEND=jax and --strategy "
+    "data_parallel."
+)
+# Arguments that are learning rates (scaled by --scale-lr linear).
+RATE_ARGUMENTS = ("warmup_target", "values", "min_lr")
 PLATEAU_ARGUMENTS = ("monitor", "factor", "patience", "min_lr")
 
 
@@ -309,6 +327,25 @@ def parse_arguments(argv):
         help="do not stop on a collapse or NaN",
     )
     parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="none",
+        help="data-parallel training on several devices: 'mirrored' "
+        "(tf.distribute.MirroredStrategy, all local GPUs), 'data_parallel' "
+        "(jax: keras.distribution.DataParallel over all devices); "
+        "'multiworker' is refused with the reason (Keras 3 cannot fit "
+        "under MultiWorkerMirroredStrategy); --batch-size is per replica "
+        "(default: none, one device)",
+    )
+    parser.add_argument(
+        "--scale-lr",
+        choices=("none", "linear"),
+        default="none",
+        help="'linear': multiply every rate by global batch / "
+        f"{DEFAULT_BATCH_SIZE}, the linear scaling rule with warmup of "
+        "Goyal et al. (2017) (default: none)",
+    )
+    parser.add_argument(
         "--print-every",
         type=int,
         default=None,
@@ -361,10 +398,26 @@ def parse_arguments(argv):
             "at a folder with the course's train_signs.h5 and "
             "test_signs.h5, or CS230's 64x64_SIGNS folders."
         )
+    # The one-device defaults; main() sets them for --strategy.
+    args.replicas, args.chief = 1, True
     try:
         args.overrides = _parse_overrides(args.set)
     except ValueError as error:
         parser.error(str(error))
+    if args.strategy == "multiworker":
+        parser.error(MULTIWORKER_BLOCKED)
+    strategy_backend = {
+        "mirrored": "tensorflow",
+        "data_parallel": "jax",
+    }.get(args.strategy)
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if strategy_backend is not None and backend != strategy_backend:
+        parser.error(
+            f"--strategy {args.strategy} needs KERAS_BACKEND="
+            f"{strategy_backend}, got {backend!r}."
+        )
+    if args.strategy != "none" and (args.find_lr or args.lr == "auto"):
+        parser.error("--find-lr and --lr auto run on one device only.")
     if args.schedule == "all" and args.find_lr:
         parser.error("--find-lr runs before one schedule, not with 'all'.")
     if args.schedule == "all" and (args.lr is not None or args.overrides):
@@ -409,6 +462,18 @@ def schedule_arguments(
             )
         arguments[key] = value
     return arguments
+
+
+def scale_rates(arguments, factor):
+    """The arguments with every learning rate multiplied by `factor`."""
+    scaled = dict(arguments)
+    for key, value in arguments.items():
+        if key.endswith("learning_rate") or key in RATE_ARGUMENTS:
+            if isinstance(value, list):
+                scaled[key] = [v * factor for v in value]
+            else:
+                scaled[key] = value * factor
+    return scaled
 
 
 def print_schedule_list(updates_per_epoch):
@@ -483,17 +548,22 @@ def build_model(name):
     return keras.Sequential([keras.Input((64, 64, 3)), *layers], name=name)
 
 
-def make_schedule(name, arguments, warmup_steps=0):
+def make_schedule(name, arguments, warmup_steps=0, warm_up_constant=False):
     """Returns (learning rate for Adam, extra callbacks).
 
     `plateau` is the cosine schedule with keras_lrtools' ReduceLROnPlateau
     on top (it scales the schedule, where Keras's callback would raise).
+    With `warm_up_constant`, the constant rate is reached by a linear
+    warmup too.
     """
     from keras_lrtools import schedules
     from keras_lrtools.callbacks import ReduceLROnPlateau
 
     if name == "constant":
-        return arguments["learning_rate"], []
+        rate = arguments["learning_rate"]
+        if warm_up_constant and warmup_steps > 0:
+            return schedules.Warmup(rate, warmup_steps), []
+        return rate, []
     if name == "plateau":
         plateau = {k: arguments[k] for k in PLATEAU_ARGUMENTS}
         cosine = {
@@ -510,6 +580,61 @@ def make_schedule(name, arguments, warmup_steps=0):
 
 # ---------------------------------------------------------------------------
 # Training
+
+
+def global_batch_size(args):
+    """Pictures per update: --batch-size on each replica."""
+    return args.batch_size * args.replicas
+
+
+class Distribution:
+    """The --strategy in force: its scope, replicas, and chief flag."""
+
+    def __init__(self, scope, replicas, chief, description):
+        self.scope = scope
+        self.replicas = replicas
+        self.chief = chief
+        self.description = description
+
+
+def make_distribution(name):
+    """Creates the --strategy (before any other TensorFlow op)."""
+    import contextlib
+
+    import keras
+
+    from keras_lrtools.callbacks import is_chief
+
+    if name == "none":
+        return Distribution(contextlib.nullcontext, 1, True, None)
+    if name == "mirrored":
+        import tensorflow as tf
+
+        # Every local GPU; without one, every logical CPU (one, unless
+        # split with tf.config.set_logical_device_configuration).
+        devices = tf.config.list_logical_devices(
+            "GPU"
+        ) or tf.config.list_logical_devices("CPU")
+        strategy = tf.distribute.MirroredStrategy(
+            devices=[d.name for d in devices]
+        )
+        with strategy.scope():
+            chief = is_chief()
+        replicas = strategy.num_replicas_in_sync
+        return Distribution(
+            strategy.scope,
+            replicas,
+            chief,
+            f"{type(strategy).__name__}, {replicas} replicas",
+        )
+    devices = keras.distribution.list_devices()
+    distribution = keras.distribution.DataParallel(devices=devices)
+    return Distribution(
+        distribution.scope,
+        len(devices),
+        is_chief(),
+        f"keras.distribution.DataParallel, {len(devices)} devices",
+    )
 
 
 def device_description():
@@ -535,21 +660,40 @@ def device_description():
     return backend, False, f"CPU ({os.cpu_count()} cores)"
 
 
-def _input_pipeline(backend, x, y, batch_size, seed):
-    """A cached, shuffled tf.data pipeline on tensorflow; NumPy arrays
-    (shuffled and batched by Keras) on jax and torch, which need no TF."""
+def _input_pipeline(backend, train, test, batch_size, args):
+    """fit()'s data arguments.
+
+    On tensorflow, cached tf.data pipelines: the training one shuffled
+    every epoch, the test set as one batch (validation every epoch costs
+    one small call). On jax and torch, which need no TensorFlow, NumPy
+    arrays shuffled and batched by Keras.
+    """
+    (x, y), (x_test, y_test) = train, test
     if backend != "tensorflow":
-        return dict(x=x, y=y, batch_size=batch_size, shuffle=True)
+        return dict(
+            x=x,
+            y=y,
+            batch_size=batch_size,
+            shuffle=True,
+            validation_data=(x_test, y_test),
+            validation_batch_size=len(x_test),
+        )
     import tensorflow as tf
 
     dataset = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .cache()
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .shuffle(len(x), seed=args.seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-    return dict(x=dataset, shuffle=False)  # the pipeline shuffles
+    validation = (
+        tf.data.Dataset.from_tensor_slices((x_test, y_test))
+        .batch(len(x_test))
+        .cache()
+    )
+    # The pipeline shuffles; Keras's own shuffle would warn.
+    return dict(x=dataset, shuffle=False, validation_data=validation)
 
 
 def make_progress(every, epochs):
@@ -592,8 +736,12 @@ def make_progress(every, epochs):
     return Progress()
 
 
-def train_one(name, args, data, log_dir, lr=None, overrides=None):
-    """Trains with schedule `name`; returns the run's summary dict."""
+def prepare_run(name, args, data, log_dir, lr=None, overrides=None):
+    """Builds the run of schedule `name` without training.
+
+    Returns (model, fit keyword arguments, progress callback, guard or
+    None); `model.fit(**fit_arguments)` trains it. Also writes run.json.
+    """
     import keras
 
     from keras_lrtools import steps_per_epoch
@@ -603,7 +751,8 @@ def train_one(name, args, data, log_dir, lr=None, overrides=None):
 
     (x_train, y_train), (x_test, y_test) = data
     backend, on_gpu, _ = device_description()
-    updates_per_epoch = steps_per_epoch(len(x_train), args.batch_size)
+    batch_size = global_batch_size(args)
+    updates_per_epoch = steps_per_epoch(len(x_train), batch_size)
     arguments = schedule_arguments(
         name,
         args.epochs,
@@ -612,16 +761,24 @@ def train_one(name, args, data, log_dir, lr=None, overrides=None):
         overrides,
         args.warmup_epochs,
     )
+    if args.scale_lr == "linear":
+        arguments = scale_rates(arguments, batch_size / DEFAULT_BATCH_SIZE)
     keras.utils.set_random_seed(args.seed)
     learning_rate, extra_callbacks = make_schedule(
         name,
         arguments,
         warmup_steps(args.epochs, updates_per_epoch, args.warmup_epochs),
+        # Goyal et al.: a scaled rate needs a gradual warmup; the decays
+        # have theirs, a constant gets one here.
+        warm_up_constant=args.scale_lr == "linear",
     )
     model = build_model(args.model)
-    # One compiled call per epoch; torch's trainer allows only 1. No XLA
-    # for tensorflow on CPU (many times slower for this network).
-    steps_per_execution = 1 if backend == "torch" else updates_per_epoch
+    # One compiled call per epoch; torch's trainer allows only 1, and so
+    # does Keras under tf.distribute (keras-team/keras#19246: its
+    # multi-step loop fails there). No XLA for tensorflow on CPU (many
+    # times slower for this network).
+    one_step = backend == "torch" or args.strategy == "mirrored"
+    steps_per_execution = 1 if one_step else updates_per_epoch
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -645,6 +802,10 @@ def train_one(name, args, data, log_dir, lr=None, overrides=None):
             "model": args.model,
             "epochs": args.epochs,
             "batch_size": args.batch_size,
+            "global_batch_size": batch_size,
+            "replicas": args.replicas,
+            "strategy": args.strategy,
+            "scale_lr": args.scale_lr,
             "seed": args.seed,
             "backend": backend,
             "warmup_steps": warmup_steps(
@@ -653,16 +814,28 @@ def train_one(name, args, data, log_dir, lr=None, overrides=None):
             "warmed_up": name in WARMED_UP,
         },
     )
-    start = time.perf_counter()
-    model.fit(
-        validation_data=(x_test, y_test),
+    fit_arguments = dict(
         epochs=args.epochs,
         verbose=0,
         callbacks=callbacks,
         **_input_pipeline(
-            backend, x_train, y_train, args.batch_size, args.seed
+            backend, (x_train, y_train), (x_test, y_test), batch_size, args
         ),
     )
+    return model, fit_arguments, progress, guard
+
+
+def train_one(name, args, data, log_dir, lr=None, overrides=None):
+    """Trains with schedule `name`; returns the run's summary dict."""
+    from keras_lrtools import steps_per_epoch
+
+    (x_train, y_train), (x_test, y_test) = data
+    updates_per_epoch = steps_per_epoch(len(x_train), global_batch_size(args))
+    model, fit_arguments, progress, guard = prepare_run(
+        name, args, data, log_dir, lr, overrides
+    )
+    start = time.perf_counter()
+    model.fit(**fit_arguments)
     seconds = time.perf_counter() - start
     _, train_accuracy = model.evaluate(x_train, y_train, verbose=0)[:2]
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)[:2]
@@ -859,6 +1032,22 @@ def main(argv=None):
 
         print_schedule_list(steps_per_epoch(1080, DEFAULT_BATCH_SIZE))
         return 0
+    distribution = make_distribution(args.strategy)
+    args.replicas, args.chief = distribution.replicas, distribution.chief
+    with contextlib.ExitStack() as stack:
+        if not args.chief:
+            # The other workers train in step with the chief but print
+            # nothing and keep their files in a temporary folder.
+            stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            args.log_dir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="signs-worker-")
+            )
+        stack.enter_context(distribution.scope())
+        return run(args, distribution)
+
+
+def run(args, distribution):
+    """Trains what the arguments ask for; returns the exit status."""
     from keras_lrtools.datasets.signs import SignsDataError
 
     try:
@@ -867,8 +1056,23 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     backend, _, device = device_description()
+    batch_size = global_batch_size(args)
+    if args.strategy == "data_parallel":
+        # jax splits every batch evenly over the devices.
+        sizes = (len(data[0][0]) % batch_size or batch_size, len(data[1][0]))
+        if any(size % args.replicas for size in sizes):
+            print(
+                f"error: --strategy data_parallel splits each batch over "
+                f"{args.replicas} devices; the batch sizes {sizes} do not "
+                "divide evenly. Change --batch-size.",
+                file=sys.stderr,
+            )
+            return 2
+    where = device
+    if distribution.description:
+        where += f" ({distribution.description}, global batch {batch_size})"
     print(
-        f"Training on {device} with the {backend} backend; "
+        f"Training on {where} with the {backend} backend; "
         f"{len(data[0][0])} train / {len(data[1][0])} test pictures.",
         flush=True,
     )

@@ -4,6 +4,7 @@ Plateau reduction that works with schedules, per-step TensorBoard logging,
 and a guard against a learning rate that breaks training.
 """
 
+from keras_lrtools.callbacks._distribution import is_chief
 from keras_lrtools.callbacks.guard import Diagnosis
 from keras_lrtools.callbacks.guard import LearningRateGuard
 from keras_lrtools.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
@@ -16,4 +17,5 @@ __all__ = [
     "ReduceLROnPlateau",
     "StepRecorder",
     "StepTensorBoard",
+    "is_chief",
 ]

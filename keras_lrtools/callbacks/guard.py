@@ -11,6 +11,7 @@ from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_open_fraction
 from keras_lrtools._validation import check_positive_int
+from keras_lrtools.callbacks._distribution import is_chief
 from keras_lrtools.callbacks._learning_rate import adam_betas
 from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
 from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
@@ -335,7 +336,7 @@ class LearningRateGuard(keras.callbacks.Callback):
         rate = f"learning rate in force: {learning_rate:.4g}"
         betas = adam_betas(optimizer)
         if betas is not None:
-            step = int(optimizer.iterations)
+            step = int(keras.ops.convert_to_numpy(optimizer.iterations))
             effective = float(
                 adam_effective_learning_rate(learning_rate, step, *betas)
             )
@@ -372,7 +373,7 @@ class LearningRateGuard(keras.callbacks.Callback):
         self.diagnoses.append(
             Diagnosis(symptom, self._epoch, batch, learning_rate, message)
         )
-        if self.verbose:
+        if self.verbose and is_chief(self.model):
             print("\n" + message)
 
 

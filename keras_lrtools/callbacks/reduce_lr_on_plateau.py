@@ -6,6 +6,7 @@ from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_open_fraction
+from keras_lrtools.callbacks._distribution import is_chief
 from keras_lrtools.callbacks._learning_rate import float32
 from keras_lrtools.callbacks._learning_rate import holds_schedule
 from keras_lrtools.callbacks._learning_rate import install_scaled_schedule
@@ -249,7 +250,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
             self._values["scale"] = self._schedule.scale
         else:
             self._values["scale"] = float32(self._values["scale"] * new / old)
-        if self.verbose:
+        if self.verbose and is_chief(self.model):
             print(
                 f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
                 f"rate to {new:.4g} (total scale "
