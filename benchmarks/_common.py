@@ -1,0 +1,130 @@
+"""What every benchmark shares: data, model, side-by-side timing, output."""
+
+import json
+import os
+import platform
+import statistics
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+BATCH_SIZE = 32
+
+
+def signs_data(smoke=False):
+    """SIGNS train pictures scaled to [0, 1] (256 of them with `smoke`)."""
+    from keras_lrtools.datasets import signs
+
+    (x, y), _ = signs.load_data()
+    if smoke:
+        x, y = x[:256], y[:256]
+    return x.astype("float32") / 255.0, y
+
+
+def course_mlp(learning_rate, metrics=("accuracy",), steps_per_execution=1):
+    """The course's 25-12-6 softmax classifier under Adam, seed 1."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(25, activation="relu"),
+            keras.layers.Dense(12, activation="relu"),
+            keras.layers.Dense(6, activation="softmax"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        "sparse_categorical_crossentropy",
+        metrics=list(metrics),
+        steps_per_execution=steps_per_execution,
+        # XLA makes this small network many times slower on a CPU.
+        jit_compile=False
+        if keras.backend.backend() == "tensorflow"
+        else "auto",
+    )
+    return model
+
+
+def alternate(variants, rounds):
+    """Times each variant once per round, in turn: A B C, A B C, ...
+
+    `variants` maps a name to a function returning seconds. Returns
+    {name: [seconds per round]}.
+    """
+    times = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, measure in variants.items():
+            times[name].append(measure())
+    return times
+
+
+def ratio_stats(times, baseline):
+    """Each variant's time over the baseline's of the same round."""
+    stats = {}
+    for name, seconds in times.items():
+        ratios = [
+            t / base for t, base in zip(seconds, times[baseline], strict=True)
+        ]
+        stats[name] = {
+            "median": statistics.median(ratios),
+            "min": min(ratios),
+            "max": max(ratios),
+        }
+    return stats
+
+
+def environment():
+    """Backend, machine and versions, recorded with every result."""
+    import keras
+
+    import keras_lrtools
+
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "keras_lrtools": keras_lrtools.__version__,
+    }
+    for name in ("tensorflow", "jax", "torch", "tensorboard"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    return {
+        "backend": keras.backend.backend(),
+        "versions": versions,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+    }
+
+
+def write_result(result, lines, folder=RESULTS):
+    """Writes `<benchmark>_<backend>.json` and `.md`; returns the .md path.
+
+    Written to a temporary name and renamed, so an interrupted run never
+    leaves a half-written result.
+    """
+    os.makedirs(folder, exist_ok=True)
+    stem = os.path.join(folder, f"{result['benchmark']}_{result['backend']}")
+    lines = [
+        *lines,
+        "",
+        f"Machine: {result['machine']}",
+        "",
+        f"Versions: {result['versions']}",
+        "",
+    ]
+    for suffix, text in (
+        (".json", json.dumps(result, indent=2)),
+        (".md", "\n".join(lines)),
+    ):
+        with open(stem + suffix + ".tmp", "w") as file:
+            file.write(text)
+        os.replace(stem + suffix + ".tmp", stem + suffix)
+    return stem + ".md"
