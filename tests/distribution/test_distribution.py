@@ -45,7 +45,9 @@ def _python(module, *argv, env=None, timeout=300):
 
 
 def _tagged_json(output, tag):
-    (line,) = [l for l in output.splitlines() if l.startswith(tag + " ")]
+    (line,) = [
+        text for text in output.splitlines() if text.startswith(tag + " ")
+    ]
     return json.loads(line[len(tag) + 1 :])
 
 
