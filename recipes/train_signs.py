@@ -792,7 +792,11 @@ def prepare_run(name, args, data, log_dir, lr=None, overrides=None):
     callbacks = [*extra_callbacks, progress, StepTensorBoard(log_dir)]
     guard = None
     if not args.no_guard:
-        guard = LearningRateGuard(num_classes=NUM_CLASSES, sample=x_train[:256])
+        # 64 pictures and every 5 epochs: the dead-ReLU test is a forward
+        # pass that costs more than an epoch's training otherwise.
+        guard = LearningRateGuard(
+            num_classes=NUM_CLASSES, sample=x_train[:64], probe_every_epochs=5
+        )
         callbacks.append(guard)
     _write_json(
         os.path.join(log_dir, "run.json"),

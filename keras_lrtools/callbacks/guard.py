@@ -19,7 +19,13 @@ from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.schedules import adam_effective_learning_rate
 
 ACTIONS = ("stop", "restore")
-SYMPTOMS = ("non_finite_loss", "exploding_loss", "collapse", "dead_relu")
+SYMPTOMS = (
+    "non_finite_loss",
+    "non_finite_weights",
+    "exploding_loss",
+    "collapse",
+    "dead_relu",
+)
 
 
 class Diagnosis:
@@ -54,6 +60,9 @@ class LearningRateGuard(keras.callbacks.Callback):
 
     - `non_finite_loss`: a NaN or infinite loss (checked every
       `check_every_batches` batches and at each epoch end);
+    - `non_finite_weights`: a NaN or infinite trainable weight at an
+      epoch end (a NaN gradient can poison a weight whose NaN a ReLU then
+      hides from the loss);
     - `exploding_loss`: an epoch loss above `divergence_factor` times the
       best (positive) epoch loss so far and above the first epoch's (late
       in training a loss of 0.02 can spike to 0.17: that is noise, not
@@ -95,6 +104,9 @@ class LearningRateGuard(keras.callbacks.Callback):
         sample: Optional input batch (array) for the dead-ReLU test; the
             model must be a Sequential or functional model.
         max_dead_fraction: Float in (0, 1]. Default 0.95.
+        probe_every_epochs: Int > 0. Epochs between dead-ReLU tests (a
+            forward pass over `sample`; dead units do not come back, so a
+            sparser test only finds them later). Default 1.
         factor: Float in (0, 1). LR multiplier of a restore. Default 0.1.
         max_restores: Int >= 0. Default 3.
         accuracy_key: Name of the accuracy in the logs. Default "accuracy".
@@ -116,6 +128,7 @@ class LearningRateGuard(keras.callbacks.Callback):
         check_every_batches=1,
         sample=None,
         max_dead_fraction=0.95,
+        probe_every_epochs=1,
         factor=0.1,
         max_restores=3,
         accuracy_key="accuracy",
@@ -158,6 +171,9 @@ class LearningRateGuard(keras.callbacks.Callback):
             high=1.0,
             low_inclusive=False,
         )
+        self.probe_every_epochs = check_positive_int(
+            "probe_every_epochs", probe_every_epochs
+        )
         self.factor = check_open_fraction("factor", factor)
         self.max_restores = check_non_negative_int("max_restores", max_restores)
         if not isinstance(accuracy_key, str):
@@ -180,6 +196,9 @@ class LearningRateGuard(keras.callbacks.Callback):
         self._probe = None
         if self.sample is not None:
             self._probe, self._probe_names = _relu_probe(self.model)
+            # Converted once: a host-to-device copy of the sample every
+            # epoch cost more than the probe itself (SIGNS: 12 MB).
+            self._sample = keras.ops.convert_to_tensor(self.sample)
         self.diagnoses = []
         self._best_loss = math.inf
         self._first_loss = None
@@ -194,6 +213,11 @@ class LearningRateGuard(keras.callbacks.Callback):
         self._epoch = epoch
         self._found_in_epoch = False
         if self.action == "restore" and self._good_state is None:
+            optimizer = self.model.optimizer
+            if not optimizer.built and self.model.built:
+                # Keras builds it at the first step: build it now, so the
+                # state before the first update has its (fresh) slots too.
+                optimizer.build(self.model.trainable_variables)
             self._good_state = _snapshot(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -230,6 +254,18 @@ class LearningRateGuard(keras.callbacks.Callback):
         loss = float(loss)
         if not math.isfinite(loss):
             return ("non_finite_loss", None, f"the epoch loss is {loss}")
+        poisoned = [
+            variable.path
+            for variable in self.model.trainable_variables
+            if not np.isfinite(keras.ops.convert_to_numpy(variable)).all()
+        ]
+        if poisoned:
+            return (
+                "non_finite_weights",
+                None,
+                f"{', '.join(poisoned)} hold NaN or infinite values (a NaN "
+                "gradient), though the loss is finite",
+            )
         if self._first_loss is None:
             self._first_loss = loss
         if (
@@ -248,7 +284,9 @@ class LearningRateGuard(keras.callbacks.Callback):
         collapse = self._collapse(epoch, loss, logs.get(self.accuracy_key))
         if collapse is not None:
             return ("collapse", None, collapse)
-        if self._probe is not None:
+        if self._probe is not None and (
+            (epoch + 1) % self.probe_every_epochs == 0
+        ):
             dead, dead_layers = self._dead_units()
             if dead >= self.max_dead_fraction or dead_layers:
                 layers = (
@@ -302,7 +340,7 @@ class LearningRateGuard(keras.callbacks.Callback):
 
     def _predicted_classes(self):
         """Number of distinct classes predicted on the sample batch."""
-        predictions = self.model(self.sample, training=False)
+        predictions = self.model(self._sample, training=False)
         predictions = keras.ops.convert_to_numpy(predictions)
         return len(np.unique(np.argmax(predictions, axis=-1)))
 
@@ -311,7 +349,7 @@ class LearningRateGuard(keras.callbacks.Callback):
 
         A unit is dead if it outputs 0 for every input of the sample.
         """
-        outputs = self._probe(self.sample, training=False)
+        outputs = self._probe(self._sample, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         dead = total = 0
         dead_layers = []

@@ -60,6 +60,21 @@ def test_a_dead_relu_layer_is_named(signs):
     assert "output no longer depends on the input" in message
 
 
+def test_a_sparser_probe_finds_the_dead_layer_at_its_epoch(signs):
+    (x, y), _ = signs
+    model = course_mlp(1e-4)
+    kernel, bias = model.get_layer("relu_12").get_weights()
+    model.get_layer("relu_12").set_weights([kernel, bias - 1e4])
+    guard = LearningRateGuard(sample=x[:64], probe_every_epochs=2, verbose=0)
+    history = model.fit(
+        x, y, batch_size=32, epochs=6, verbose=0, callbacks=[guard]
+    )
+    # Dead from the start (every probe finds it at epoch 0), found by the
+    # first probe: after the second epoch.
+    assert [(d.symptom, d.epoch) for d in guard.diagnoses] == [("dead_relu", 1)]
+    assert len(history.history["loss"]) == 2
+
+
 def test_a_healthy_run_is_never_flagged(signs):
     (x, _), _ = signs
     guard = LearningRateGuard(sample=x[:256], verbose=0)
