@@ -328,6 +328,11 @@ def _batches(x, y, batch_size, seed):
 
     Arrays and re-iterable datasets are cycled; a one-shot iterator ends.
     """
+    if x is None or isinstance(x, (str, bytes, int, float)):
+        raise TypeError(
+            "Argument `x` must be an array or a dataset of (x, y) batches. "
+            f"Received: x of type {type(x).__name__}"
+        )
     if isinstance(x, np.ndarray) or (hasattr(x, "__array__") and y is not None):
         x = np.asarray(x)
         if y is None:

@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_sequence
 from keras_lrtools.schedules import adam_effective_learning_rate
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import values_at_steps
@@ -52,7 +54,9 @@ def plot_schedule(
     """
     if isinstance(schedules, LearningRateSchedule):
         schedules = [schedules]
-    schedules = list(schedules)
+    schedules = check_sequence("schedules", schedules, min_length=1)
+    log_scale = check_bool("log_scale", log_scale)
+    adam_effective = check_bool("adam_effective", adam_effective)
     for index, schedule in enumerate(schedules):
         if not isinstance(schedule, LearningRateSchedule):
             raise TypeError(

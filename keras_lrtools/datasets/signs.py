@@ -78,6 +78,11 @@ def load_data(data_dir=None, download=True):
             and where it looked.
     """
     if data_dir is not None:
+        if not isinstance(data_dir, (str, os.PathLike)):
+            raise TypeError(
+                "Argument `data_dir` must be a path. "
+                f"Received: data_dir={data_dir!r}"
+            )
         folder = Path(data_dir).expanduser()
         if not folder.is_dir():
             raise SignsDataError(
