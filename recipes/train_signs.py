@@ -7,7 +7,10 @@ Description: Trains the three-layer ReLU network of deeplearning.ai's
     TensorBoard (learning rate, Adam's effective step, loss, accuracy),
     guards against a rate that kills training, and compares schedules.
 Backends: tensorflow, jax, torch (set KERAS_BACKEND before running); a GPU
-    is used whenever the backend sees one.
+    is used whenever the backend sees one. Several devices:
+    `--strategy mirrored` (tf.distribute) or, on jax, `--strategy
+    data_parallel` (keras.distribution); `--scale-lr linear` scales the
+    rates with the global batch (Goyal et al., 2017).
 Runtime: one schedule at the defaults (150 epochs) takes 20-30 s on a
     2-core CPU; `--schedule all` about 6.5 minutes; `--smoke` seconds.
 Expected result: see the sweep table in README.md; the course's own run,
@@ -18,6 +21,7 @@ Usage:
     python recipes/train_signs.py --schedule cosine
     python recipes/train_signs.py --schedule all
     python recipes/train_signs.py --list
+    python recipes/train_signs.py --strategy mirrored --scale-lr linear
     tensorboard --logdir logs
 
 Every schedule's defaults are written for this task (batch 32, 34 updates

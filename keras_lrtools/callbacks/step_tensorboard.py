@@ -45,12 +45,16 @@ class StepTensorBoard(keras.callbacks.Callback):
     second `fit()` or a resumed run continues the curves.
 
     Per-batch values come from the running totals of Keras's own loss
-    tracker and mean metrics: with `steps_per_execution=1` they are read
-    after each update; with `steps_per_execution > 1` compile
-    `keras_lrtools.callbacks.StepRecorder()` as the last metric, which
-    records them inside the compiled step (otherwise the end of the first
-    compiled call raises and says so). Metrics that are not means (AUC,
-    precision) have no per-batch value and are not logged here.
+    tracker and mean metrics. Compile
+    `keras_lrtools.callbacks.StepRecorder()` as the last metric: it
+    records them inside the compiled step into a ring buffer on the
+    device, which this callback reads once an epoch (or before it wraps),
+    so logging every update costs almost nothing. It is required with
+    `steps_per_execution > 1` (otherwise the end of the first compiled
+    call raises and says so); without it, at `steps_per_execution=1`,
+    the totals are read from the device after every update (slower).
+    Metrics that are not means (AUC, precision) have no per-batch value
+    and are not logged here. In a distributed run only the chief writes.
 
     With `update_freq=N`, a point is written every N updates; the loss and
     metrics are then the mean over the N batches since the last point (no

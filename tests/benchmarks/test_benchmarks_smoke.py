@@ -2,27 +2,48 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
+
+import keras
 
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _run_all():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "run_all", BENCHMARKS / "run_all.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
-def test_logging_cost_runs_in_smoke_mode(tmp_path, capsys):
-    assert (
-        _load("logging_cost.py").main(["--smoke", "--out", str(tmp_path)]) == 0
+def test_every_benchmark_runs_in_smoke_mode(tmp_path, capsys):
+    readme = (BENCHMARKS.parent / "README.md").read_text()
+    assert _run_all().main(["--smoke", "--out", str(tmp_path)]) == 0
+    backend = keras.backend.backend()
+    for name in ("schedule_cost", "logging_cost", "throughput"):
+        data = json.loads((tmp_path / f"{name}_{backend}.json").read_text())
+        assert data["backend"] == backend and data["versions"]["keras"]
+        assert (tmp_path / f"{name}_{backend}.md").exists()
+    logging = json.loads(
+        (tmp_path / f"logging_cost_{backend}.json").read_text()
     )
-    (result,) = tmp_path.glob("logging_cost_*.json")
-    data = json.loads(result.read_text())
-    assert data["ratio_to_no_logging"]["none"]["median"] == 1.0
-    assert "step_tensorboard" in data["ratio_to_no_logging"]
-    large = data["large_steps_per_execution"]
-    if large is not None:
+    assert logging["ratio_to_no_logging"]["none"]["median"] == 1.0
+    large = logging["large_steps_per_execution"]
+    if large is not None:  # torch's trainer allows only 1
         assert large["every_update_logged_once"]
-    assert "RESULT variant=step_tensorboard" in capsys.readouterr().out
+    quality = json.loads(
+        (tmp_path / f"schedule_quality_{backend}.json").read_text()
+    )
+    assert set(quality["schedules"]) >= {"cosine", "one_cycle", "constant"}
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Logging cost" in summary and "| met |" in summary
+    # A smoke run never touches the README's table.
+    assert (BENCHMARKS.parent / "README.md").read_text() == readme
+    assert "RESULT benchmark=schedule_quality" in capsys.readouterr().out

@@ -1,0 +1,143 @@
+"""
+Title: What a schedule costs at training time
+Description: Trains the SIGNS course MLP (Adam, batch 32, the recipe's
+    steps_per_execution, so the step itself is as cheap as it gets) with
+    each keras_lrtools schedule at the recipe's defaults, and with a float
+    learning rate, alternating all of them in each round; reports each
+    schedule's time as a ratio to the float LR's in the same round
+    (median and spread). Target: at most 1.02.
+Runtime: about 3 minutes at the defaults; --smoke a few seconds.
+
+Usage:
+    python benchmarks/schedule_cost.py    # writes benchmarks/results/
+    python benchmarks/schedule_cost.py --smoke
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import BATCH_SIZE
+from _common import RESULTS
+from _common import alternate
+from _common import course_mlp
+from _common import environment
+from _common import ratio_stats
+from _common import signs_data
+from _common import write_result
+from throughput import load_recipe
+
+TARGET = 1.02
+FLOAT = "float"
+
+
+def _schedules(recipe, updates_per_epoch, epochs):
+    """Name -> the LR Adam gets in the recipe (plateau: its ScaledSchedule)."""
+    from keras_lrtools.schedules import ScaledSchedule
+
+    rates = {FLOAT: 3e-4}
+    warmup = recipe.warmup_steps(epochs, updates_per_epoch)
+    for name in recipe.SCHEDULE_NAMES:
+        if name == "constant":
+            continue
+        arguments = recipe.schedule_arguments(name, epochs, updates_per_epoch)
+        rate, _ = recipe.make_schedule(name, arguments, warmup)
+        if name == "plateau":  # what ReduceLROnPlateau installs
+            rate = ScaledSchedule(rate, 0.5)
+        rates[name] = rate
+    return rates
+
+
+def run(rounds, epochs, smoke):
+    x, y = signs_data(smoke)
+    updates_per_epoch = -(-len(x) // BATCH_SIZE)
+    recipe = load_recipe()
+    rates = _schedules(recipe, updates_per_epoch, recipe.DEFAULT_EPOCHS)
+    if smoke:
+        rates = {k: rates[k] for k in (FLOAT, "cosine", "plateau")}
+    models = {}
+    for name, rate in rates.items():
+        models[name] = course_mlp(rate, steps_per_execution=updates_per_epoch)
+        models[name].fit(x, y, BATCH_SIZE, epochs=1, verbose=0)  # traces
+
+    def timed(name):
+        start = time.perf_counter()
+        models[name].fit(x, y, BATCH_SIZE, epochs=epochs, verbose=0)
+        return time.perf_counter() - start
+
+    times = alternate(
+        {name: (lambda name=name: timed(name)) for name in rates}, rounds
+    )
+    return {
+        "benchmark": "schedule_cost",
+        **environment(),
+        "rounds": rounds,
+        "epochs_per_fit": epochs,
+        "updates_per_fit": epochs * updates_per_epoch,
+        "steps_per_execution": updates_per_epoch,
+        "seconds": times,
+        "ratio_to_float": ratio_stats(times, FLOAT),
+        "target": TARGET,
+    }
+
+
+def markdown(result):
+    ratios = result["ratio_to_float"]
+    worst = max(
+        (n for n in ratios if n != FLOAT), key=lambda n: ratios[n]["median"]
+    )
+    lines = [
+        f"# Schedule cost ({result['backend']} backend)",
+        "",
+        f"SIGNS course MLP, Adam, batch 32, {result['updates_per_fit']} "
+        "updates per timed fit, steps_per_execution="
+        f"{result['steps_per_execution']}, every schedule at the recipe's "
+        f"defaults, {result['rounds']} rounds alternating all variants. "
+        "Ratio = time / time with a float LR in the same round. Target: "
+        f"<= {result['target']}.",
+        "",
+        "| schedule | median ratio | min | max |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, stats in ratios.items():
+        lines.append(
+            f"| {name} | {stats['median']:.3f} | {stats['min']:.3f} | "
+            f"{stats['max']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Highest median: {worst}, {ratios[worst]['median']:.3f}.",
+    ]
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    # Many short fits: this machine's timing jitter (+-20% on a fit) is
+    # averaged out by the median of many rounds, not by longer fits.
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny run that only checks the script works",
+    )
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.epochs = 1, 1
+    result = run(args.rounds, args.epochs, args.smoke)
+    path = write_result(result, markdown(result), args.out)
+    worst = max(
+        (v["median"] for k, v in result["ratio_to_float"].items() if k != FLOAT)
+    )
+    print(f"RESULT benchmark=schedule_cost worst_median_ratio={worst:.3f}")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
