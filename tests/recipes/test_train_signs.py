@@ -280,7 +280,10 @@ def test_tensorboard_serves_the_runs_per_step_scalars(tmp_path, capsys):
         np.testing.assert_allclose(
             [value for _, _, value in points],
             [float(schedule(k)) for k in range(18)],
-            rtol=1e-6,
+            # Logged from one vectorized call: jax's array cos can differ
+            # from its scalar one in the last bit, and near the floor
+            # 1 + cos(pi * f) cancels, so a few ulps show as 1e-6.
+            rtol=1e-5,
         )
         assert [s for _, s, _ in series("loss")] == list(range(18))
         assert [s for _, s, _ in series("accuracy")] == list(range(18))
