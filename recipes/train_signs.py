@@ -34,12 +34,10 @@ import argparse
 import contextlib
 import csv
 import datetime
-import io
 import json
 import math
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -402,8 +400,8 @@ def parse_arguments(argv):
             "at a folder with the course's train_signs.h5 and "
             "test_signs.h5, or CS230's 64x64_SIGNS folders."
         )
-    # The one-device defaults; main() sets them for --strategy.
-    args.replicas, args.chief = 1, True
+    # One device unless main() creates a --strategy.
+    args.replicas = 1
     try:
         args.overrides = _parse_overrides(args.set)
     except ValueError as error:
@@ -592,25 +590,25 @@ def global_batch_size(args):
 
 
 class Distribution:
-    """The --strategy in force: its scope, replicas, and chief flag."""
+    """The --strategy in force: its scope and number of replicas.
 
-    def __init__(self, scope, replicas, chief, description):
+    One process trains (MirroredStrategy, DataParallel over local
+    devices), so it is the chief: the callbacks write and print there.
+    """
+
+    def __init__(self, scope, replicas, description):
         self.scope = scope
         self.replicas = replicas
-        self.chief = chief
         self.description = description
 
 
 def make_distribution(name):
     """Creates the --strategy (before any other TensorFlow op)."""
-    import contextlib
 
     import keras
 
-    from keras_lrtools.callbacks import is_chief
-
     if name == "none":
-        return Distribution(contextlib.nullcontext, 1, True, None)
+        return Distribution(contextlib.nullcontext, 1, None)
     if name == "mirrored":
         import tensorflow as tf
 
@@ -622,13 +620,10 @@ def make_distribution(name):
         strategy = tf.distribute.MirroredStrategy(
             devices=[d.name for d in devices]
         )
-        with strategy.scope():
-            chief = is_chief()
         replicas = strategy.num_replicas_in_sync
         return Distribution(
             strategy.scope,
             replicas,
-            chief,
             f"{type(strategy).__name__}, {replicas} replicas",
         )
     devices = keras.distribution.list_devices()
@@ -636,7 +631,6 @@ def make_distribution(name):
     return Distribution(
         distribution.scope,
         len(devices),
-        is_chief(),
         f"keras.distribution.DataParallel, {len(devices)} devices",
     )
 
@@ -1041,16 +1035,8 @@ def main(argv=None):
         print_schedule_list(steps_per_epoch(1080, DEFAULT_BATCH_SIZE))
         return 0
     distribution = make_distribution(args.strategy)
-    args.replicas, args.chief = distribution.replicas, distribution.chief
-    with contextlib.ExitStack() as stack:
-        if not args.chief:
-            # The other workers train in step with the chief but print
-            # nothing and keep their files in a temporary folder.
-            stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-            args.log_dir = stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="signs-worker-")
-            )
-        stack.enter_context(distribution.scope())
+    args.replicas = distribution.replicas
+    with distribution.scope():
         return run(args, distribution)
 
 
