@@ -1,5 +1,7 @@
 """What every benchmark shares: data, model, side-by-side timing, output."""
 
+import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -8,7 +10,38 @@ import statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+RECIPE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "recipes",
+    "train_signs.py",
+)
 BATCH_SIZE = 32
+
+
+def load_recipe():
+    """recipes/train_signs.py as a module (its settings and functions)."""
+    spec = importlib.util.spec_from_file_location("train_signs", RECIPE)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    return recipe
+
+
+def timing_arguments(argv, doc, rounds, epochs):
+    """The timing benchmarks' command line: --rounds, --epochs, --out and
+    --smoke (one round of one epoch, that only checks the script runs)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[1])
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny run that only checks the script works",
+    )
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.epochs = 1, 1
+    return args
 
 
 def signs_data(smoke=False):

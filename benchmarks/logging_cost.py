@@ -16,7 +16,6 @@ Usage:
     python benchmarks/logging_cost.py --smoke
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -25,12 +24,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import BATCH_SIZE
-from _common import RESULTS
 from _common import alternate
 from _common import course_mlp
 from _common import environment
 from _common import ratio_stats
 from _common import signs_data
+from _common import timing_arguments
 from _common import write_result
 
 TARGET = 1.05
@@ -151,18 +150,7 @@ def markdown(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny run that only checks the script works",
-    )
-    parser.add_argument("--out", default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.rounds, args.epochs = 1, 1
+    args = timing_arguments(argv, __doc__, rounds=7, epochs=20)
     result = run(args.rounds, args.epochs, args.smoke)
     path = write_result(result, markdown(result), args.out)
     for variant, stats in result["ratio_to_no_logging"].items():

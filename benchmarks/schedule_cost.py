@@ -13,7 +13,6 @@ Usage:
     python benchmarks/schedule_cost.py --smoke
 """
 
-import argparse
 import os
 import sys
 import time
@@ -21,14 +20,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import BATCH_SIZE
-from _common import RESULTS
 from _common import alternate
 from _common import course_mlp
 from _common import environment
+from _common import load_recipe
 from _common import ratio_stats
 from _common import signs_data
+from _common import timing_arguments
 from _common import write_result
-from throughput import load_recipe
 
 TARGET = 1.02
 FLOAT = "float"
@@ -130,20 +129,9 @@ def markdown(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     # Many short fits: this machine's timing jitter (+-20% on a fit) is
     # averaged out by the median of many rounds, not by longer fits.
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny run that only checks the script works",
-    )
-    parser.add_argument("--out", default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.rounds, args.epochs = 1, 1
+    args = timing_arguments(argv, __doc__, rounds=40, epochs=3)
     result = run(args.rounds, args.epochs, args.smoke)
     path = write_result(result, markdown(result), args.out)
     worst = max(

@@ -26,15 +26,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from _common import RECIPE
 from _common import RESULTS
 from _common import environment
 from _common import write_result
 
-RECIPE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "recipes",
-    "train_signs.py",
-)
 COURSE_EPOCHS = 1500
 TARGET_EPOCHS = 150
 TARGET_SWEEP_MINUTES = 15

@@ -19,8 +19,6 @@ Usage:
     python benchmarks/throughput.py --smoke
 """
 
-import argparse
-import importlib.util
 import os
 import statistics
 import sys
@@ -30,26 +28,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import BATCH_SIZE
-from _common import RESULTS
 from _common import alternate
 from _common import environment
+from _common import load_recipe
 from _common import ratio_stats
+from _common import timing_arguments
 from _common import write_result
 
 TARGET = 0.90
 SCHEDULE = "cosine"  # the recipe's default
-RECIPE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "recipes",
-    "train_signs.py",
-)
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("train_signs", RECIPE)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    return recipe
 
 
 def _recipe_args(recipe, epochs, smoke):
@@ -71,14 +58,14 @@ def time_recipe(recipe, data, epochs, smoke):
     return time.perf_counter() - start
 
 
-def _schedule_and_model(recipe, epochs, smoke):
+def _schedule_and_model(recipe, data, epochs, smoke):
     """The recipe's network and LR schedule, seeded like the recipe."""
     import keras
 
     from keras_lrtools import steps_per_epoch
 
     args = _recipe_args(recipe, epochs + 1, smoke)
-    updates = steps_per_epoch(len(_train(recipe, smoke)[0]), BATCH_SIZE)
+    updates = steps_per_epoch(len(data[0][0]), BATCH_SIZE)
     arguments = recipe.schedule_arguments(
         SCHEDULE, args.epochs, updates, None, {}, args.warmup_epochs
     )
@@ -91,17 +78,12 @@ def _schedule_and_model(recipe, epochs, smoke):
     return schedule, recipe.build_model("mlp")
 
 
-def _train(recipe, smoke):
-    args = _recipe_args(recipe, 1, smoke)
-    return recipe.make_datasets(args)[0]
-
-
 def time_plain_fit(recipe, data, epochs, smoke):
     """Keras's defaults: compile(optimizer, loss, metrics), fit(x, y)."""
     import keras
 
     (x, y), _ = data
-    schedule, model = _schedule_and_model(recipe, epochs, smoke)
+    schedule, model = _schedule_and_model(recipe, data, epochs, smoke)
     model.compile(
         keras.optimizers.Adam(schedule),
         "sparse_categorical_crossentropy",
@@ -119,7 +101,7 @@ def time_tuned_fit(recipe, data, epochs, smoke):
     import keras
 
     (x, y), _ = data
-    schedule, model = _schedule_and_model(recipe, epochs, smoke)
+    schedule, model = _schedule_and_model(recipe, data, epochs, smoke)
     args = _recipe_args(recipe, epochs + 1, smoke)
     pipeline = recipe._input_pipeline(
         "tensorflow", (x, y), data[1], BATCH_SIZE, args
@@ -144,7 +126,7 @@ def time_raw_loop(recipe, data, epochs, smoke):
     import tensorflow as tf
 
     (x, y), _ = data
-    schedule, model = _schedule_and_model(recipe, epochs, smoke)
+    schedule, model = _schedule_and_model(recipe, data, epochs, smoke)
     optimizer = keras.optimizers.Adam(schedule)
     optimizer.build(model.trainable_variables)
     loss_function = keras.losses.SparseCategoricalCrossentropy()
@@ -255,18 +237,7 @@ def markdown(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny run that only checks the script works",
-    )
-    parser.add_argument("--out", default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.rounds, args.epochs = 1, 1
+    args = timing_arguments(argv, __doc__, rounds=5, epochs=20)
     result = run(args.rounds, args.epochs, args.smoke)
     path = write_result(result, markdown(result), args.out)
     for name, stats in result["throughput_ratio_to_baseline"].items():
