@@ -20,6 +20,19 @@ class ScriptedMetric(keras.callbacks.Callback):
         logs[self.name] = float(self.values[epoch])
 
 
+class Interrupt(keras.callbacks.Callback):
+    """Raises RuntimeError("interrupted") at the end of epoch `epoch`: a run
+    that stops there, after the callbacks listed before it have run."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
 class RecordLearningRate(keras.callbacks.Callback):
     """Records (update index, LR applied at that update) via SGD on a unit
     gradient: the weight moves by exactly -lr at every update."""

@@ -46,12 +46,16 @@ def test_with_a_sample_the_collapse_is_caught_sooner(signs):
     assert len(history.history["loss"]) <= 4
 
 
-def test_a_dead_relu_layer_is_named(signs):
-    (x, y), _ = signs
-    model = course_mlp(1e-4)
-    # Kill every unit of the 12-unit layer: its bias far below any input.
+def _with_dead_relu_12(model):
+    """Kills every unit of the 12-unit layer: its bias far below any input."""
     kernel, bias = model.get_layer("relu_12").get_weights()
     model.get_layer("relu_12").set_weights([kernel, bias - 1e4])
+    return model
+
+
+def test_a_dead_relu_layer_is_named(signs):
+    (x, y), _ = signs
+    model = _with_dead_relu_12(course_mlp(1e-4))
     guard = LearningRateGuard(sample=x[:256], verbose=0)
     model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[guard])
     assert [(d.symptom, d.epoch) for d in guard.diagnoses] == [("dead_relu", 0)]
@@ -62,9 +66,7 @@ def test_a_dead_relu_layer_is_named(signs):
 
 def test_a_sparser_probe_finds_the_dead_layer_at_its_epoch(signs):
     (x, y), _ = signs
-    model = course_mlp(1e-4)
-    kernel, bias = model.get_layer("relu_12").get_weights()
-    model.get_layer("relu_12").set_weights([kernel, bias - 1e4])
+    model = _with_dead_relu_12(course_mlp(1e-4))
     guard = LearningRateGuard(sample=x[:64], probe_every_epochs=2, verbose=0)
     history = model.fit(
         x, y, batch_size=32, epochs=6, verbose=0, callbacks=[guard]

@@ -7,6 +7,7 @@ import pytest
 from keras_lrtools.callbacks import ReduceLROnPlateau
 from keras_lrtools.schedules import CosineDecay
 from keras_lrtools.schedules import ScaledSchedule
+from tests.callbacks.helpers import Interrupt
 from tests.callbacks.helpers import RecordLearningRate
 from tests.callbacks.helpers import ScriptedMetric
 from tests.callbacks.helpers import unit_data
@@ -228,16 +229,6 @@ def _uninterrupted(values, epochs, learning_rate):
     return _fit(model, [ScriptedMetric("score", values), plateau], epochs)
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("interrupted")
-
-
 VALUES = [5, 4, 4, 4, 4, 4, 3, 3, 3, 3]
 
 
@@ -260,7 +251,7 @@ def test_state_survives_backup_and_restore(learning_rate, tmp_path):
             keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
         ]
         if interrupt_at is not None:
-            callbacks.append(_Interrupt(interrupt_at))
+            callbacks.append(Interrupt(interrupt_at))
         return _fit(model, callbacks, epochs)
 
     with pytest.raises(RuntimeError, match="interrupted"):

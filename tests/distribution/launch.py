@@ -50,17 +50,11 @@ def _replica_values(model, variable):
 
 def main(argv):
     _split_devices(int(argv[0]))
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-    import importlib.util
-
     import numpy as np
 
-    path = os.path.join(
-        os.path.dirname(__file__), "..", "..", "recipes", "train_signs.py"
-    )
-    spec = importlib.util.spec_from_file_location("train_signs", path)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    from tests.recipes.test_train_signs import _recipe
+
+    recipe = _recipe()
     trained = []
     original = recipe.prepare_run
 

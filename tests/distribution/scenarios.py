@@ -70,6 +70,7 @@ def train(scope, learning_rate, log_dir, backup_dir=None, interrupt_at=None):
     from keras_lrtools.callbacks import ReduceLROnPlateau
     from keras_lrtools.callbacks import StepRecorder
     from keras_lrtools.callbacks import StepTensorBoard
+    from tests.callbacks.helpers import Interrupt
     from tests.callbacks.helpers import ScriptedMetric
     from tests.callbacks.helpers import unit_loss
 
@@ -95,7 +96,7 @@ def train(scope, learning_rate, log_dir, backup_dir=None, interrupt_at=None):
         if backup_dir:
             callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
         if interrupt_at is not None:
-            callbacks.append(_Interrupt(interrupt_at))
+            callbacks.append(Interrupt(interrupt_at))
         x = np.ones((BATCHES * GLOBAL_BATCH, 1), "float32")
         try:
             model.fit(
@@ -123,20 +124,6 @@ def train(scope, learning_rate, log_dir, backup_dir=None, interrupt_at=None):
         "scales": _read(log_dir, "learning_rate_scale"),
         "losses": _read(log_dir, "loss"),
     }
-
-
-class _Interrupt:
-    """A callback that raises at the end of epoch `epoch`."""
-
-    def __new__(cls, epoch):
-        import keras
-
-        class Interrupt(keras.callbacks.Callback):
-            def on_epoch_end(self, index, logs=None):
-                if index == epoch:
-                    raise RuntimeError("interrupted")
-
-        return Interrupt()
 
 
 def _read(log_dir, tag):

@@ -20,7 +20,15 @@ import random
 import signal
 import sys
 
+import keras
 import numpy as np
+
+from keras_lrtools import schedules as S
+from keras_lrtools.callbacks import ReduceLROnPlateau
+from keras_lrtools.callbacks import StepRecorder
+from keras_lrtools.callbacks import StepTensorBoard
+from keras_lrtools.callbacks.reduce_lr_on_plateau import STATE_ATTRIBUTE
+from tests.callbacks.helpers import ScriptedMetric
 
 BATCHES = 4  # updates per epoch
 BATCH_SIZE = 4
@@ -29,10 +37,6 @@ SCORES = [5.0, 4.0, 4.0, 4.0, 3.0, 3.0]  # reduces after epochs 3 and 5
 
 
 def families():
-    import keras
-
-    from keras_lrtools import schedules as S
-
     return {
         "constant": lambda: 0.01,
         "exponential": lambda: S.ExponentialDecay(0.01, 5, 0.5),
@@ -66,41 +70,22 @@ def _data():
     return x, y
 
 
-class _ScriptedScore:
-    def __new__(cls):
-        import keras
-
-        class ScriptedScore(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                logs["score"] = SCORES[epoch]
-
-        return ScriptedScore()
-
-
-class _KillAt:
+class KillAt(keras.callbacks.Callback):
     """SIGKILLs this process after global update `update` (1-based)."""
 
-    def __new__(cls, update):
-        import keras
+    def __init__(self, update):
+        super().__init__()
+        self.update = update
 
-        class KillAt(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.epoch = epoch
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
 
-            def on_train_batch_end(self, batch, logs=None):
-                if self.epoch * BATCHES + batch + 1 == update:
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-        return KillAt()
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch * BATCHES + batch + 1 == self.update:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def train(make_rate, folder, backup=True, kill_at=None):
-    import keras
-
-    from keras_lrtools.callbacks import ReduceLROnPlateau
-    from keras_lrtools.callbacks import StepRecorder
-    from keras_lrtools.callbacks import StepTensorBoard
-
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
         [
@@ -117,11 +102,15 @@ def train(make_rate, folder, backup=True, kill_at=None):
     plateau = ReduceLROnPlateau("score", 0.5, 1, mode="min", cooldown=1)
     # Listed before BackupAndRestore: each backup holds the plateau state
     # and the logs of the epoch it closes.
-    callbacks = [_ScriptedScore(), plateau, StepTensorBoard(folder + "/logs")]
+    callbacks = [
+        ScriptedMetric("score", SCORES),
+        plateau,
+        StepTensorBoard(folder + "/logs"),
+    ]
     if backup:
         callbacks.append(keras.callbacks.BackupAndRestore(folder + "/backup"))
     if kill_at is not None:
-        callbacks.append(_KillAt(kill_at))
+        callbacks.append(KillAt(kill_at))
     x, y = _data()
     model.fit(
         x,
@@ -132,7 +121,7 @@ def train(make_rate, folder, backup=True, kill_at=None):
         verbose=0,
         callbacks=callbacks,
     )
-    state = model.optimizer._keras_lrtools_reduce_lr_on_plateau
+    state = getattr(model.optimizer, STATE_ATTRIBUTE)
     return {
         "weights": [w.tolist() for w in model.get_weights()],
         "iterations": int(
@@ -187,5 +176,4 @@ def main(root, seed):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
     main(sys.argv[1], int(sys.argv[2]))
