@@ -6,15 +6,18 @@ import keras
 import numpy as np
 
 from keras_lrtools import lr_suggestions
+from keras_lrtools._optimizer_rates import OptimizerSnapshot
+from keras_lrtools._optimizer_rates import model_optimizer
+from keras_lrtools._optimizer_rates import rate_holders
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_learning_rate
 from keras_lrtools._validation import check_positive_int
-from keras_lrtools.callbacks._learning_rate import holds_schedule
-from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.schedules import ExponentialDecay
 from keras_lrtools.schedules import PolynomialDecay
+from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import evaluate
 from keras_lrtools.schedules._common import values_at_steps
 
 MODES = ("exponential", "linear")
@@ -157,14 +160,18 @@ def find_learning_rate(
     ```
 
     It stops early when a loss is NaN or infinite, or when the smoothed
-    loss exceeds `divergence_factor` times its best. The model is left as
+    loss exceeds `divergence_factor` times its best (a positive best: a
+    loss that can go negative is stopped by NaN only). The model is left as
     it was found: its weights and the optimizer's variables (iteration
     count and moments included) and its learning rate or schedule are put
     back afterwards, also when the sweep stops early or raises.
 
     Works on the tensorflow, jax and torch backends, with a float learning
-    rate or a schedule in the optimizer (the schedule is swapped for the
-    sweep and put back).
+    rate or any schedule in the optimizer (the schedule is swapped for the
+    sweep and the same object put back), any Keras optimizer, mixed
+    precision (LossScaleOptimizer) and a `MultiOptimizer`: its optimizers
+    are swept together, keeping the ratios of their rates in force, and
+    the rates recorded are those of the one with the largest.
 
     Args:
         model: A compiled Keras model (built, or buildable from `x`).
@@ -224,32 +231,37 @@ def find_learning_rate(
             "find_learning_rate needs a compiled model: call "
             "model.compile(optimizer=..., loss=...) first."
         )
-    optimizer = single_optimizer(model, "find_learning_rate")
+    model_optimizer(model, "find_learning_rate")  # a clear error first
     batches = _batches(x, y, batch_size, seed)
     first = next(batches)
     if not model.built:
         model(first[0])
-    optimizer.build(model.trainable_variables)
+    if not model.optimizer.built:
+        # (A LossScaleOptimizer built twice gets a second loss scale.)
+        model.optimizer.build(model.trainable_variables)
+    holders = rate_holders(model, "find_learning_rate")
     rates = _sweep_rates(min_lr, max_lr, num_steps, mode)
+    # Every optimizer is swept, keeping the ratios of the rates in force.
+    in_force = [holder.in_force() for holder in holders]
+    top = max(in_force)
+    ratios = [rate / top if top > 0 else 1.0 for rate in in_force]
 
-    saved_weights = [np.array(w) for w in model.get_weights()]
-    saved_optimizer = [
-        np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables
-    ]
-    schedule_config = (
-        optimizer.get_config()["learning_rate"]
-        if holds_schedule(optimizer)
-        else None
-    )
+    snapshot = OptimizerSnapshot(model, holders)
     losses, smoothed = [], []
     stop_reason = None
     try:
-        if schedule_config is not None:
-            # The sweep as a schedule of the iteration count, from 0.
-            optimizer.learning_rate = _sweep_schedule(
-                min_lr, max_lr, num_steps, mode
-            )
-            optimizer.iterations.assign(0)
+        for holder, ratio in zip(holders, ratios, strict=True):
+            if not holder.is_float:
+                # The sweep as a schedule of the optimizer's own counter.
+                start = int(keras.ops.convert_to_numpy(holder.counter))
+                holder.hold(
+                    _SweepSchedule(
+                        _sweep_schedule(min_lr, max_lr, num_steps, mode),
+                        start,
+                        ratio,
+                    )
+                )
+        model.make_train_function(force=True)
         average, best = 0.0, math.inf
         batch = first
         for index, rate in enumerate(rates):
@@ -262,8 +274,9 @@ def find_learning_rate(
                         f"needs num_steps={num_steps}. Pass more data, a "
                         "re-iterable dataset, or fewer `num_steps`."
                     ) from None
-            if schedule_config is None:
-                optimizer.learning_rate = rate
+            for holder, ratio in zip(holders, ratios, strict=True):
+                if holder.is_float:
+                    holder.hold(rate * ratio)
             logs = model.train_on_batch(*batch, return_dict=True)
             loss = float(logs["loss"])
             losses.append(loss)
@@ -275,19 +288,11 @@ def find_learning_rate(
             smooth = average / (1.0 - smoothing ** (index + 1))
             smoothed.append(smooth)
             best = min(best, smooth)
-            if index > 0 and smooth > divergence_factor * best:
+            if index > 0 and 0 < best < smooth / divergence_factor:
                 stop_reason = "diverged"
                 break
     finally:
-        if schedule_config is not None:
-            optimizer.learning_rate = keras.saving.deserialize_keras_object(
-                schedule_config
-            )
-        model.set_weights(saved_weights)
-        for variable, value in zip(
-            optimizer.variables, saved_optimizer, strict=True
-        ):
-            variable.assign(value)
+        snapshot.restore(model, learning_rates=True)
         model.reset_metrics()
         model.make_train_function(force=True)
     result = LRFinderResult(
@@ -321,6 +326,26 @@ def _sweep_schedule(min_lr, max_lr, num_steps, mode):
     return PolynomialDecay(
         min_lr, num_steps - 1, end_learning_rate=max_lr, power=1.0
     )
+
+
+class _SweepSchedule(LearningRateSchedule):
+    """`sweep(step - start) * ratio`: the sweep from the counter `start`."""
+
+    def __init__(self, sweep, start, ratio):
+        self.sweep = sweep
+        self.start = start
+        self.ratio = ratio
+
+    def __call__(self, step):
+        step = keras.ops.maximum(step - self.start, 0)
+        return evaluate(self.sweep, step) * self.ratio
+
+    def get_config(self):
+        return {
+            "sweep": keras.saving.serialize_keras_object(self.sweep),
+            "start": self.start,
+            "ratio": self.ratio,
+        }
 
 
 def _batches(x, y, batch_size, seed):

@@ -147,3 +147,21 @@ def adam_effective(lr, k, beta_1=0.9, beta_2=0.999):
     # Written as Kingma & Ba's alpha_t with 1-based t.
     t = k + 1
     return lr * (1 - beta_2**t) ** 0.5 / (1 - beta_1**t)
+
+
+def adamax_effective(lr, k, beta_1=0.9):
+    # Adamax's step divides m_t by (1 - beta_1^t) only (Kingma & Ba, 7.1).
+    return lr / (1 - beta_1 ** (k + 1))
+
+
+def nadam_effective(lr, k, beta_1=0.9, beta_2=0.999):
+    # Keras's Nadam (Dozat's momentum schedule mu_i), for a steady gradient
+    # g: m_t = (1 - beta_1^t) g, so m_hat_t / m_t collects both terms.
+    t = k + 1
+    mu = [beta_1 * (1 - 0.5 * 0.96**i) for i in range(1, t + 2)]
+    product_t = math.prod(mu[:t])
+    product_next = product_t * mu[t]
+    m_hat_over_m = mu[t] / (1 - product_next) + (1 - mu[t - 1]) / (
+        (1 - product_t) * (1 - beta_1**t)
+    )
+    return lr * math.sqrt(1 - beta_2**t) * m_hat_over_m

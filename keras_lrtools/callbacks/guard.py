@@ -5,6 +5,10 @@ import math
 import keras
 import numpy as np
 
+from keras_lrtools._optimizer_rates import OptimizerSnapshot
+from keras_lrtools._optimizer_rates import plateau_state
+from keras_lrtools._optimizer_rates import rate_holders
+from keras_lrtools._optimizer_rates import scale_learning_rates
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
@@ -12,11 +16,6 @@ from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_open_fraction
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.callbacks._distribution import is_chief
-from keras_lrtools.callbacks._learning_rate import adam_betas
-from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
-from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
-from keras_lrtools.callbacks._learning_rate import single_optimizer
-from keras_lrtools.schedules import adam_effective_learning_rate
 
 ACTIONS = ("stop", "restore")
 SYMPTOMS = (
@@ -81,11 +80,14 @@ class LearningRateGuard(keras.callbacks.Callback):
       about 90%, with its 12-unit layer entirely dead.)
 
     Then, with `action="stop"`, it stops training and prints what it found,
-    the LR in force and what to do; with `action="restore"`, it puts back
-    the weights and optimizer state of the last healthy epoch, multiplies
-    the LR by `factor` (through `ScaledSchedule` when the optimizer holds a
-    schedule, as `ReduceLROnPlateau` does) and goes on, at most
-    `max_restores` times before it stops. The findings are kept in
+    the LR in force (each optimizer's, for a MultiOptimizer), the
+    effective step size where the optimizer's bias correction has a
+    closed form (Adam, AdamW, Adamax, Nadam) and what to do; with
+    `action="restore"`, it puts back the weights and optimizer state of
+    the last healthy epoch, multiplies the LR by `factor` (every
+    optimizer's; through `ScaledSchedule` when it holds a schedule, as
+    `ReduceLROnPlateau` does) and goes on, at most `max_restores` times
+    before it stops. The findings are kept in
     `diagnoses`.
 
     Args:
@@ -188,7 +190,11 @@ class LearningRateGuard(keras.callbacks.Callback):
     # Run state ------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        single_optimizer(self.model, "LearningRateGuard")
+        self._holders = rate_holders(
+            self.model,
+            "LearningRateGuard",
+            scalable=self.action == "restore",
+        )
         self._classes = self.num_classes or _output_width(self.model)
         self._shares = self.class_shares or (
             None if self._classes is None else [1.0 / self._classes]
@@ -218,7 +224,7 @@ class LearningRateGuard(keras.callbacks.Callback):
                 # Keras builds it at the first step: build it now, so the
                 # state before the first update has its (fresh) slots too.
                 optimizer.build(self.model.trainable_variables)
-            self._good_state = _snapshot(self.model)
+            self._good_state = OptimizerSnapshot(self.model, self._holders)
 
     def on_train_batch_end(self, batch, logs=None):
         if not self.check_every_batches or batch % self.check_every_batches:
@@ -243,7 +249,7 @@ class LearningRateGuard(keras.callbacks.Callback):
             self._found(*symptom)
         elif self.action == "restore":
             # Only the restore action needs the last healthy state.
-            self._good_state = _snapshot(self.model)
+            self._good_state = OptimizerSnapshot(self.model, self._holders)
 
     # Tests ----------------------------------------------------------------
 
@@ -366,19 +372,17 @@ class LearningRateGuard(keras.callbacks.Callback):
     # Actions --------------------------------------------------------------
 
     def _found(self, symptom, batch, what):
-        optimizer = self.model.optimizer
-        learning_rate = learning_rate_in_force(optimizer)
+        _ = self.model  # jax: sync the trainer's state into the variables
+        learning_rate = self._holders[0].in_force()
         where = f"epoch {self._epoch + 1}" + (
             "" if batch is None else f", batch {batch}"
         )
-        rate = f"learning rate in force: {learning_rate:.4g}"
-        betas = adam_betas(optimizer)
-        if betas is not None:
-            step = int(keras.ops.convert_to_numpy(optimizer.iterations))
-            effective = float(
-                adam_effective_learning_rate(learning_rate, step, *betas)
+        if len(self._holders) == 1:
+            rate = f"learning rate in force: {self._holders[0].describe()}"
+        else:
+            rate = "learning rates in force: " + ", ".join(
+                f"{h.name} {h.describe()}" for h in self._holders
             )
-            rate += f" (Adam's effective step {effective:.4g})"
         advice = (
             "What to do: lower the learning rate (10x at a time), warm it "
             "up (keras_lrtools.schedules.Warmup), or pick one with an LR "
@@ -388,18 +392,30 @@ class LearningRateGuard(keras.callbacks.Callback):
             self._restores < self.max_restores and self._good_state is not None
         )
         if restore:
-            _restore(self.model, self._good_state)
+            self._good_state.restore(self.model, learning_rates=False)
             if batch is not None:
                 # The epoch's running means hold the bad batch: restart
                 # them, so the rest of the epoch is measured afresh.
                 self.model.reset_metrics()
-            old, new = reduce_learning_rate(self.model, self.factor)
+            state, _ = plateau_state(self.model, self._holders)
+            reduced = scale_learning_rates(
+                self.model, self._holders, state, self.factor
+            )
             self._restores += 1
             self._collapsed_epochs = 0
             self._best_loss = math.inf
+            lowered = (
+                "left the learning rate at 0"
+                if reduced is None
+                else "lowered the learning rate "
+                + ", ".join(
+                    f"{h.name + ' ' if h.name else ''}from {a:.4g} to {b:.4g}"
+                    for h, a, b in zip(self._holders, *reduced, strict=True)
+                )
+            )
             outcome = (
                 f"Restored the weights of the last healthy epoch and "
-                f"lowered the learning rate from {old:.4g} to {new:.4g} "
+                f"{lowered}, total scale {state.read()['scale']:.4g} "
                 f"(restore {self._restores} of {self.max_restores})."
             )
         else:
@@ -472,22 +488,3 @@ def _relu_probe(model):
             f"model to read its ReLU outputs. Cause: {error}"
         ) from error
     return probe, [layer.name for layer in layers]
-
-
-def _snapshot(model):
-    return (
-        [np.array(w) for w in model.get_weights()],
-        [
-            np.array(keras.ops.convert_to_numpy(v))
-            for v in model.optimizer.variables
-        ],
-    )
-
-
-def _restore(model, state):
-    weights, optimizer_values = state
-    model.set_weights(weights)
-    for variable, value in zip(
-        model.optimizer.variables, optimizer_values, strict=True
-    ):
-        variable.assign(value)

@@ -1,25 +1,21 @@
 """Reduce the learning rate on a plateau, also when it is a schedule."""
 
+import math
+
 import keras
 
+from keras_lrtools._optimizer_rates import float32
+from keras_lrtools._optimizer_rates import install_scaling
+from keras_lrtools._optimizer_rates import plateau_state
+from keras_lrtools._optimizer_rates import rate_holders
+from keras_lrtools._optimizer_rates import scale_learning_rates
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_open_fraction
 from keras_lrtools.callbacks._distribution import is_chief
-from keras_lrtools.callbacks._learning_rate import float32
-from keras_lrtools.callbacks._learning_rate import holds_schedule
-from keras_lrtools.callbacks._learning_rate import install_scaled_schedule
-from keras_lrtools.callbacks._learning_rate import installed_scaled_schedule
-from keras_lrtools.callbacks._learning_rate import learning_rate_in_force
-from keras_lrtools.callbacks._learning_rate import reduce_learning_rate
-from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.callbacks._monitor import Improvement
 from keras_lrtools.callbacks._monitor import resolve_mode
-from keras_lrtools.callbacks._state import attached_state
-
-STATE_ATTRIBUTE = "_keras_lrtools_reduce_lr_on_plateau"
-STATE_NAMES = ("scale", "best", "wait", "cooldown_counter")
 
 
 class ReduceLROnPlateau(keras.callbacks.Callback):
@@ -32,13 +28,18 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
 
     - Float learning rate: each reduction sets it to
       `max(lr * factor, min_lr)`, as Keras does.
-    - Schedule: the schedule is wrapped, once, in
-      `keras_lrtools.schedules.ScaledSchedule`, so the LR applied at step t
-      is `schedule(t) * scale`. Each reduction multiplies `scale` by
-      `factor`, but never so far that the LR in force falls below `min_lr`
-      (the schedule itself may still decay below it later). The train
-      step is retraced after a reduction, so the new scale is used on
-      every backend, jax's compiled step included.
+    - Schedule (yours, registered or not, or Keras's): the schedule object
+      is wrapped, once, in `keras_lrtools.schedules.ScaledSchedule`, so the
+      LR applied at step t is `schedule(t) * scale`. Each reduction
+      multiplies `scale` by `factor`, but never so far that the LR in
+      force falls below `min_lr` (the schedule itself may still decay
+      below it later). The train step is retraced after a reduction, so
+      the new scale is used on every backend, jax's included.
+    - Any optimizer, also inside `LossScaleOptimizer` (mixed precision):
+      a `MultiOptimizer`'s optimizers are all scaled by the same factor
+      (each keeps its own float or schedule, their ratios stay), the
+      factor raised if needed so that the largest LR does not fall below
+      `min_lr`. A plain callable learning rate is refused at `set_model`.
 
     Counting, at the end of every epoch (`patience` and `cooldown` count
     epochs):
@@ -59,9 +60,13 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
     decrements its counter before testing it, so there `cooldown=1`
     behaves like 0 and `cooldown=c` protects c - 1 epochs.
 
-    State: `best`, `wait`, `cooldown_counter` and `scale` are saved with
-    the model's weights (a `BackupAndRestore` or `save_weights` checkpoint,
-    a `.keras` file), so a resumed run continues the same LR trajectory.
+    State: `best`, `wait`, `cooldown_counter` and `scale` live in one
+    `PlateauState`, saved with the model's weights (a `BackupAndRestore`
+    or `save_weights` checkpoint) and, with a schedule, in the
+    `ScaledSchedule`'s config of a `.keras` file, so a resumed run
+    continues the same LR trajectory. (With a float LR a `.keras` file
+    keeps the reduced LR itself; a model loaded from it in a new process
+    starts the counters afresh.)
     A new `fit()` on a model already in memory starts a new run: the
     counters reset, as in Keras, and the LR stays where it was. Callbacks
     run in list order, so list this one before `BackupAndRestore` or
@@ -69,8 +74,9 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
     closes.
 
     After each epoch, `logs["learning_rate"]` is the LR in force for the
-    next update (the scaled one) and `logs["learning_rate_scale"]` the
-    total reduction factor so far.
+    next update (the scaled one; `learning_rate/<name>` for each optimizer
+    of a MultiOptimizer) and `logs["learning_rate_scale"]` the total
+    reduction factor so far.
 
     Args:
         monitor: Name of the value in the epoch logs. Default "val_loss".
@@ -126,9 +132,8 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         self._improvement = Improvement(
             resolve_mode(monitor, mode), min_delta, min_delta_mode
         )
-        self._schedule = None
+        self._holders = []
         self._state = None
-        self._values = None
         self._synced = False
         self._seen_monitor = False
 
@@ -148,57 +153,47 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
     @property
     def scale(self):
         """Product of all reductions so far (1.0 before the first)."""
-        return 1.0 if self._values is None else self._values["scale"]
+        return 1.0 if self._state is None else self._state.read()["scale"]
 
     def set_model(self, model):
         # Runs when fit() builds its callbacks, before any on_train_begin,
         # so a BackupAndRestore listed anywhere restores over these values.
         super().set_model(model)
-        optimizer = single_optimizer(model, "ReduceLROnPlateau")
-        resumed = None
-        in_this_process = hasattr(optimizer, STATE_ATTRIBUTE)
-        if holds_schedule(optimizer):
-            before = installed_scaled_schedule(optimizer)
-            self._schedule = install_scaled_schedule(optimizer)
-            if not in_this_process:
-                resumed = self._schedule.plateau_state
-            scale = self._schedule.scale
-            if self._schedule is not before:
-                # A new schedule object: the traced step holds the old one.
-                model.make_train_function(force=True)
-        else:
-            self._schedule = None
-            scale = 1.0
-        self._state = attached_state(optimizer, STATE_ATTRIBUTE, STATE_NAMES)
-        values = {
-            "scale": scale,
-            "best": self._improvement.worst,
-            "wait": 0.0,
-            "cooldown_counter": 0.0,
-        }
-        if resumed:
-            values.update(resumed)
-            values["scale"] = scale
-        self._state.write(values)
-        self._values = None
+        holders = rate_holders(model, "ReduceLROnPlateau", scalable=True)
+        state, new = plateau_state(model, holders)
+        if install_scaling(model, holders, state) and (
+            getattr(model, "train_function", None) is not None
+        ):
+            model.make_train_function(force=True)  # it holds the old rate
+        values = state.read()
+        if not new or math.isnan(values["best"]):
+            # A new fit() in this process, or no plateau seen yet: the
+            # counters start afresh; a model loaded from a .keras file
+            # resumes those of its config.
+            state.write(
+                {"best": self._improvement.worst, "wait": 0.0}
+                | {"cooldown_counter": 0.0}
+            )
+        self._holders = holders
+        self._state = state
+        self._scale_at_start = values["scale"]
         self._synced = False
         self._seen_monitor = False
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._synced:
             return
-        # First epoch of the run: take the state as restored (or reset).
-        self._values = self._state.read()
+        # First epoch of the run: a BackupAndRestore may have restored the
+        # scale, which jax's compiled step does not see until retraced.
         self._synced = True
-        if (
-            self._schedule is not None
-            and self._schedule.scale != self._values["scale"]
+        if any(h.schedule is not None for h in self._holders) and (
+            self._state.read()["scale"] != self._scale_at_start
         ):
-            self._schedule.scale = self._values["scale"]
             self.model.make_train_function(force=True)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        _ = self.model  # jax: sync the trainer's state into the variables
         if not self._synced:
             self.on_epoch_begin(epoch)
         current = logs.get(self.monitor)
@@ -212,12 +207,13 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         else:
             self._seen_monitor = True
             self._step(epoch, float32(current))
-        optimizer = self.model.optimizer
-        logs["learning_rate"] = learning_rate_in_force(optimizer)
-        logs["learning_rate_scale"] = self._values["scale"]
+        for holder in self._holders:
+            key = "/".join(filter(None, ("learning_rate", holder.name)))
+            logs[key] = holder.in_force()
+        logs["learning_rate_scale"] = self._state.read()["scale"]
 
     def _step(self, epoch, current):
-        values = self._values
+        values = self._state.read()
         improved = self._improvement(current, values["best"])
         if values["cooldown_counter"] > 0:
             values["cooldown_counter"] -= 1
@@ -233,27 +229,25 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
                 if self._reduce(epoch):
                     values["cooldown_counter"] = self.cooldown
                 values["wait"] = 0
+        del values["scale"]  # _reduce's to set
         self._state.write(values)
-        if self._schedule is not None:
-            self._schedule.plateau_state = {
-                key: values[key] for key in ("best", "wait", "cooldown_counter")
-            }
 
     def _reduce(self, epoch):
         """Applies one reduction; False if the LR is already at min_lr."""
-        old, new = reduce_learning_rate(self.model, self.factor, self.min_lr)
-        if new == old:
+        reduced = scale_learning_rates(
+            self.model, self._holders, self._state, self.factor, self.min_lr
+        )
+        if reduced is None:
             return False
-        if self._schedule is not None:
-            # The schedule's own scale: it includes reductions made by
-            # other callbacks sharing it (the guard), and is what resumes.
-            self._values["scale"] = self._schedule.scale
-        else:
-            self._values["scale"] = float32(self._values["scale"] * new / old)
+        _, new = reduced
         if self.verbose and is_chief(self.model):
+            rates = ", ".join(
+                f"{h.name + ' ' if h.name else ''}{rate:.4g}"
+                for h, rate in zip(self._holders, new, strict=True)
+            )
             print(
                 f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
-                f"rate to {new:.4g} (total scale "
-                f"{self._values['scale']:.4g})."
+                f"rate to {rates} (total scale "
+                f"{self._state.read()['scale']:.4g})."
             )
         return True

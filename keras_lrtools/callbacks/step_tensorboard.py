@@ -6,19 +6,14 @@ import time
 import keras
 import numpy as np
 
+from keras_lrtools._optimizer_rates import attached_plateau_state
+from keras_lrtools._optimizer_rates import rate_holders
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.callbacks._distribution import is_chief
-from keras_lrtools.callbacks._learning_rate import adam_betas
-from keras_lrtools.callbacks._learning_rate import holds_schedule
-from keras_lrtools.callbacks._learning_rate import installed_scaled_schedule
-from keras_lrtools.callbacks._learning_rate import single_optimizer
 from keras_lrtools.callbacks._writers import ScalarWriter
-from keras_lrtools.callbacks.reduce_lr_on_plateau import STATE_ATTRIBUTE
 from keras_lrtools.callbacks.step_recorder import per_step_trackers
 from keras_lrtools.callbacks.step_recorder import watch_model
-from keras_lrtools.schedules import ScaledSchedule
-from keras_lrtools.schedules import adam_effective_learning_rate
 from keras_lrtools.schedules._common import scalar_values
 from keras_lrtools.schedules._common import vectorized_values
 
@@ -36,13 +31,28 @@ class StepTensorBoard(keras.callbacks.Callback):
       shows at batch end;
     - `loss` and every mean metric (`accuracy`, ...): the value of that
       batch alone;
-    - `adam_effective_learning_rate` for Adam-family optimizers:
-      lr_t = lr * sqrt(1 - beta_2 ** (k + 1)) / (1 - beta_1 ** (k + 1));
+    - the effective step size, where the optimizer's bias correction has
+      a closed form (`keras_lrtools.schedules.adam`):
+      `adam_effective_learning_rate` for Adam and AdamW,
+      lr_t = lr * sqrt(1 - beta_2 ** (k + 1)) / (1 - beta_1 ** (k + 1)),
+      and `bias_corrected_learning_rate` for Adamax and Nadam (their own
+      formulas); nothing for the other optimizers;
     - `learning_rate_scale`: the product of the plateau reductions, when
       `ReduceLROnPlateau` (or the guard) scales the LR.
 
-    The x-axis is the optimizer's update count k, counted from 0, so a
-    second `fit()` or a resumed run continues the curves.
+    With a `MultiOptimizer`, each optimizer's rates are logged under its
+    name: `learning_rate/<name>`, `adam_effective_learning_rate/<name>`.
+    Mixed precision (`LossScaleOptimizer`), gradient accumulation, EMA and
+    schedules of your own (registered or not) need nothing more.
+
+    The x-axis is the counter Keras passes to the schedule, counted from
+    0: the optimizer's update count, so a second `fit()` or a resumed run
+    continues the curves. With `gradient_accumulation_steps=n` it counts
+    batches (n per applied update, the public `optimizer.iterations` is it
+    divided by n), and `learning_rate` at k is the LR Keras applies when
+    batch k completes an update. An update a `LossScaleOptimizer` skips
+    (non-finite gradients) does not advance the counter: that batch gets
+    no point of its own, its loss counts in the next point's.
 
     Per-batch values come from the running totals of Keras's own loss
     tracker and mean metrics. Compile
@@ -124,7 +134,7 @@ class StepTensorBoard(keras.callbacks.Callback):
             model.make_train_function(force=True)
 
     def on_train_begin(self, logs=None):
-        optimizer = single_optimizer(self.model, "StepTensorBoard")
+        holders = rate_holders(self.model, "StepTensorBoard")
         # In a distributed run only the chief writes (see _distribution).
         self._active = is_chief(self.model)
         if not self._active:
@@ -132,20 +142,11 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._steps_per_execution = int(
             getattr(self.model, "steps_per_execution", 1)
         )
-        self._betas = adam_betas(optimizer)
-        self._rates = _BlockCache()
-        self._corrections = _BlockCache()
+        self._holders = holders
+        self._rates = [_BlockCache() for _ in holders]
+        self._corrections = [_BlockCache() for _ in holders]
         if self._writer is None:
             self._writer = ScalarWriter(self.run_dir)
-        # The schedule as built; a plateau callback may later install a
-        # live ScaledSchedule over it (looked up every epoch).
-        self._built_schedule = (
-            keras.saving.deserialize_keras_object(
-                optimizer.get_config()["learning_rate"]
-            )
-            if holds_schedule(optimizer)
-            else None
-        )
         # Found after the first step: the compiled metrics of the
         # tensorflow backend are built only when the step is traced.
         self._trackers = None
@@ -175,29 +176,16 @@ class StepTensorBoard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if not self._active:
             return
-        optimizer = self.model.optimizer
         # One device read per epoch: the update count at its start.
-        self._epoch_first_update = int(
-            keras.ops.convert_to_numpy(optimizer.iterations)
-        )
-        self._next_update = self._epoch_first_update
-        self._written_upto = self._epoch_first_update
+        self._written_upto = self._read_counter()  # next update to write
+        self._batches_run = self._batches_read = 0
         self._epoch_drained = False
-        self._execution_ends = []  # (update after the execution, time)
-        self._schedule = self._optimizer_schedule(optimizer)
-        self._plateau_scale = None
-        if self._schedule is None:
-            state = getattr(optimizer, STATE_ATTRIBUTE, None)
-            if state is not None:
-                self._plateau_scale = state.read()["scale"]
+        self._execution_ends = []  # (batches after the execution, time)
         self._last_row = None  # Keras resets the metrics every epoch.
 
-    def _optimizer_schedule(self, optimizer):
-        """The schedule in force, or None for a float LR."""
-        if self._built_schedule is None:
-            return None
-        installed = installed_scaled_schedule(optimizer)
-        return self._built_schedule if installed is None else installed
+    def _read_counter(self):
+        """The x-axis counter now (the first optimizer's)."""
+        return int(keras.ops.convert_to_numpy(self._holders[0].counter))
 
     # Per execution ----------------------------------------------------------
 
@@ -206,35 +194,41 @@ class StepTensorBoard(keras.callbacks.Callback):
             return
         if self._trackers is None:
             self._find_trackers()
-        first = self._next_update
         # Every execution is full but maybe the last of the epoch, whose
         # true length is read from the device when it is drained.
-        self._next_update += self._steps_per_execution
+        self._batches_run += self._steps_per_execution
         if self._recorder is not None:
-            self._execution_ends.append((self._next_update, time.time()))
+            self._execution_ends.append((self._batches_run, time.time()))
             steps = (self.params or {}).get("steps")
             last_of_epoch = steps is not None and batch + 1 >= steps
             # The ring must be read before it wraps over unread rows.
             full = (
-                self._next_update
+                self._batches_run
                 + self._steps_per_execution
-                - self._written_upto
+                - self._batches_read
                 > self._recorder.capacity
             )
             if last_of_epoch or full:
                 self._drain(final=last_of_epoch)
             return
-        candidates = range(first, first + self._steps_per_execution)
-        if not any(k % self.update_freq == 0 for k in candidates):
+        first = self._written_upto  # this batch's update, if applied
+        if first % self.update_freq:
+            self._written_upto += 1
             return  # nothing to write: no device access at all
         _ = self.model  # on jax, syncs the trainer's state into variables
-        rows = {first: _read_trackers(self._trackers)}
-        self._write([first], rows, [time.time()])
+        counter = self._read_counter()
+        self._written_upto = counter
+        if counter <= first or (counter - 1) % self.update_freq:
+            # No update (a LossScaleOptimizer skipped it): the batch
+            # counts in the next point.
+            return
+        rows = {counter - 1: _read_trackers(self._trackers)}
+        self._write([counter - 1], rows, [time.time()])
 
     def _drain(self, final):
         """Writes the updates the recorder holds that are not written yet.
 
-        One device read for up to `capacity` updates. `final`: the epoch's
+        One device read for up to `capacity` batches. `final`: the epoch's
         last one (evaluate() resets the recorder afterwards).
         """
         if self._epoch_drained or self._recorder is None:
@@ -243,27 +237,37 @@ class StepTensorBoard(keras.callbacks.Callback):
         _ = self.model  # on jax, syncs the trainer's state into variables
         snapshots = keras.ops.convert_to_numpy(self._recorder.snapshots)
         done = int(keras.ops.convert_to_numpy(self._recorder.position))
-        first, last = self._written_upto, self._epoch_first_update + done
-        if last < first:
+        if done < self._batches_read:
             raise RuntimeError(
                 "The model's metrics were reset mid-epoch before "
                 "StepTensorBoard read updates "
-                f"{first}..{self._next_update - 1}; list StepTensorBoard "
-                "before callbacks that call model.evaluate()."
+                f"{self._written_upto}..; list StepTensorBoard before "
+                "callbacks that call model.evaluate()."
             )
-        self._next_update = self._written_upto = last
+        # A batch whose update a LossScaleOptimizer skipped (non-finite
+        # gradients) did not advance the counter; the first batches of the
+        # block are taken as the skipped ones, their loss counts in the
+        # next point.
+        updates_done = self._read_counter() - self._written_upto
+        batches = range(done - updates_done, done)
+        first_update = self._written_upto
+        self._batches_read = self._batches_run = done
+        self._written_upto += updates_done
         capacity = self._recorder.capacity
-        updates = [k for k in range(first, last) if k % self.update_freq == 0]
+        chosen = [
+            (first_update + i, batch)
+            for i, batch in enumerate(batches)
+            if (first_update + i) % self.update_freq == 0
+        ]
+        updates = [update for update, _ in chosen]
         rows = {
-            k: snapshots[(k - self._epoch_first_update) % capacity].astype(
-                np.float64
-            )
-            for k in updates
+            update: snapshots[batch % capacity].astype(np.float64)
+            for update, batch in chosen
         }
         ends = self._execution_ends
         wall_times = []
-        for update in updates:
-            while len(ends) > 1 and ends[0][0] <= update:
+        for _, batch in chosen:
+            while len(ends) > 1 and ends[0][0] <= batch:
                 ends.pop(0)
             wall_times.append(ends[0][1] if ends else time.time())
         if updates:
@@ -275,21 +279,23 @@ class StepTensorBoard(keras.callbacks.Callback):
             self._drain(final=True)
 
     def _write(self, updates, rows, wall_times):
-        """One event per update: its LR, Adam's step and batch values."""
-        rates = self._learning_rates(updates)
-        if self._betas is not None:
-            # lr_t = lr * correction(k): the effective step of an LR of 1.
-            corrections = self._corrections.values(
-                updates,
-                lambda steps: adam_effective_learning_rate(
-                    1.0, steps, *self._betas
-                ),
-            )
-        scale = (
-            self._schedule.scale
-            if isinstance(self._schedule, ScaledSchedule)
-            else self._plateau_scale
-        )
+        """One event per update: its LRs, effective steps and batch values."""
+        state = attached_plateau_state(self.model)
+        scale = None if state is None else state.read()["scale"]
+        per_update = [{} for _ in updates]
+        for holder, rates, corrections in zip(
+            self._holders, self._rates, self._corrections, strict=True
+        ):
+            suffix = "/" + holder.name if holder.name else ""
+            values = self._learning_rates(holder, rates, scale, updates)
+            tag = holder.effective_tag
+            if tag is not None:
+                # lr_t = lr * correction(k): the effective step of an LR of 1.
+                factors = corrections.values(updates, holder.bias_corrections)
+            for index, rate in enumerate(values):
+                per_update[index]["learning_rate" + suffix] = rate
+                if tag is not None:
+                    per_update[index][tag + suffix] = rate * factors[index]
         for index, update in enumerate(updates):
             # Per-batch value = change of the running totals since the last
             # point of this epoch (the previous update when update_freq=1).
@@ -304,28 +310,20 @@ class StepTensorBoard(keras.callbacks.Callback):
                 if count > 0:
                     values[name] = total / count
             self._last_row = row
-            values["learning_rate"] = rates[index]
-            if self._betas is not None:
-                values["adam_effective_learning_rate"] = (
-                    rates[index] * corrections[index]
-                )
+            values.update(per_update[index])
             if scale is not None:
                 values["learning_rate_scale"] = scale
             self._writer.scalars(update, values, wall_times[index])
 
-    def _learning_rates(self, updates):
+    @staticmethod
+    def _learning_rates(holder, cache, scale, updates):
         """The LR of each update, schedule(k), evaluated in blocks."""
-        if self._schedule is None:
-            rate = float(
-                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-            )
-            return [rate] * len(updates)
+        if holder.schedule is None:
+            return [holder.in_force()] * len(updates)
         # The LR is a pure function of the step for a given schedule and
         # scale: a change of either (a plateau reduction) empties the cache.
-        self._rates.keep_for(
-            (id(self._schedule), getattr(self._schedule, "scale", None))
-        )
-        return self._rates.values(updates, self._schedule)
+        cache.keep_for((id(holder.schedule), scale))
+        return cache.values(updates, holder.schedule)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._active:

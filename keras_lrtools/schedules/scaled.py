@@ -1,6 +1,11 @@
 """A schedule times a constant: how a plateau reduction scales a schedule."""
 
+import math
 import numbers
+
+import keras
+import numpy as np
+from keras import ops
 
 from keras_lrtools._validation import check_float
 from keras_lrtools.schedules._common import REGISTER
@@ -10,16 +15,72 @@ from keras_lrtools.schedules._common import evaluate
 from keras_lrtools.schedules._common import from_config_with_schedules
 from keras_lrtools.schedules._common import serialize
 
+COUNTERS = ("best", "wait", "cooldown_counter")
+
+
+class PlateauState(keras.layers.Layer):
+    """The plateau's state: the LR scale and the counters that drive it.
+
+    Float32 scalars kept as Keras variables, so a `BackupAndRestore` or
+    `save_weights` checkpoint holds them (`keras_lrtools`'s optimizer
+    module attaches the state to the model's optimizer) and a
+    `ScaledSchedule` config carries them into a `.keras` file. `best` is
+    NaN until a plateau callback has seen a value.
+    """
+
+    NAMES = ("scale", *COUNTERS)
+
+    def __init__(
+        self, scale=1.0, best=math.nan, wait=0.0, cooldown_counter=0.0
+    ):
+        super().__init__(name="plateau_state", trainable=False)
+        initial = dict(
+            scale=scale, best=best, wait=wait, cooldown_counter=cooldown_counter
+        )
+        self._variables_by_name = {
+            key: self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(initial[key]),
+                dtype="float32",
+                trainable=False,
+                name=key,
+            )
+            for key in self.NAMES
+        }
+
+    @property
+    def scale_variable(self):
+        return self._variables_by_name["scale"]
+
+    def read(self):
+        """{name: float} of every value (one device read each)."""
+        return {
+            key: float(ops.convert_to_numpy(variable))
+            for key, variable in self._variables_by_name.items()
+        }
+
+    def write(self, values):
+        for key, value in values.items():
+            self._variables_by_name[key].assign(np.float32(value))
+
+    def load_own_variables(self, store):
+        # A checkpoint written before the plateau was used has no entry:
+        # keep the current values rather than failing the whole load.
+        if len(store.keys()) == 0:
+            return
+        super().load_own_variables(store)
+
 
 @REGISTER
 class ScaledSchedule(LearningRateSchedule):
     """Any schedule multiplied by a constant `scale`.
 
     `keras_lrtools.callbacks.ReduceLROnPlateau` wraps the optimizer's
-    schedule in one and lowers `scale` at each reduction, so a schedule and
-    a plateau reduction compose (Keras's own callback raises TypeError
-    there). The scale is a plain float kept in the config, so a saved
-    model reloads with the LR it had.
+    schedule in one (the schedule object itself, not a copy) and lowers
+    `scale` at each reduction, so a schedule and a plateau reduction
+    compose (Keras's own callback raises TypeError there). The scale and
+    the plateau's counters live in one `PlateauState` (`.state`), saved in
+    the config and, once attached to an optimizer, in its checkpoints.
 
     Formula (t = optimizer step, S = schedule):
 
@@ -30,7 +91,7 @@ class ScaledSchedule(LearningRateSchedule):
     Args:
         schedule: A `LearningRateSchedule`, or a float >= 0 (constant).
         scale: Float >= 0. Default 1.0.
-        plateau_state: Optional dict of floats, the state of the plateau
+        plateau_state: Optional dict of floats, the counters of the plateau
             callback that owns the scale (best, wait, cooldown_counter), so
             that a saved model resumes its plateau. Not used in the formula.
         name: Optional string used as the ops name scope.
@@ -51,20 +112,33 @@ class ScaledSchedule(LearningRateSchedule):
         self, schedule, scale=1.0, plateau_state=None, name="ScaledSchedule"
     ):
         self.schedule = check_schedule("schedule", schedule)
-        self.scale = check_float("scale", scale, low=0.0)
-        self.plateau_state = _check_state(plateau_state)
+        scale = check_float("scale", scale, low=0.0)
+        self.state = PlateauState(scale=scale, **_check_counters(plateau_state))
         self.name = name
 
+    @property
+    def scale(self):
+        """The scale in force (a device read)."""
+        return float(ops.convert_to_numpy(self.state.scale_variable))
+
+    @scale.setter
+    def scale(self, value):
+        self.state.write({"scale": check_float("scale", value, low=0.0)})
+
     def __call__(self, step):
-        # `scale` is read when the train step is traced: whoever changes it
-        # must retrace (model.make_train_function(force=True)).
-        return evaluate(self.schedule, step) * self.scale
+        # On jax the compiled train step holds the scale it was traced
+        # with: whoever changes it retraces (make_train_function(force=True)).
+        scale = ops.cast(self.state.scale_variable.value, "float32")
+        return evaluate(self.schedule, step) * scale
 
     def get_config(self):
+        values = self.state.read()
+        counters = {key: values[key] for key in COUNTERS}
         return {
             "schedule": serialize(self.schedule),
-            "scale": self.scale,
-            "plateau_state": self.plateau_state,
+            "scale": values["scale"],
+            # None until a plateau callback has seen a value.
+            "plateau_state": None if math.isnan(values["best"]) else counters,
             "name": self.name,
         }
 
@@ -73,15 +147,21 @@ class ScaledSchedule(LearningRateSchedule):
         return from_config_with_schedules(cls, config, "schedule")
 
 
-def _check_state(state):
-    if state is None:
-        return None
-    if not isinstance(state, dict) or not all(
+def _check_counters(counters):
+    if counters is None:
+        return {}
+    if not isinstance(counters, dict) or not all(
         isinstance(v, numbers.Real) and not isinstance(v, bool)
-        for v in state.values()
+        for v in counters.values()
     ):
         raise TypeError(
             "Argument `plateau_state` must be None or a dict of numbers. "
-            f"Received: plateau_state={state!r}"
+            f"Received: plateau_state={counters!r}"
         )
-    return {str(key): float(value) for key, value in state.items()}
+    unknown = sorted(set(counters) - set(COUNTERS))
+    if unknown:
+        raise ValueError(
+            f"Argument `plateau_state` takes the keys {list(COUNTERS)}. "
+            f"Received: plateau_state={counters!r}"
+        )
+    return {str(key): float(value) for key, value in counters.items()}

@@ -24,10 +24,10 @@ import keras
 import numpy as np
 
 from keras_lrtools import schedules as S
+from keras_lrtools._optimizer_rates import attached_plateau_state
 from keras_lrtools.callbacks import ReduceLROnPlateau
 from keras_lrtools.callbacks import StepRecorder
 from keras_lrtools.callbacks import StepTensorBoard
-from keras_lrtools.callbacks.reduce_lr_on_plateau import STATE_ATTRIBUTE
 from tests.callbacks.helpers import ScriptedMetric
 
 BATCHES = 4  # updates per epoch
@@ -121,7 +121,7 @@ def train(make_rate, folder, backup=True, kill_at=None):
         verbose=0,
         callbacks=callbacks,
     )
-    state = getattr(model.optimizer, STATE_ATTRIBUTE)
+    state = attached_plateau_state(model)
     return {
         "weights": [w.tolist() for w in model.get_weights()],
         "iterations": int(
