@@ -110,9 +110,12 @@ class ScalarWriter:
 
         os.makedirs(logdir, exist_ok=True)
         self.logdir = logdir
+        # TensorBoard reads a folder's files in name order: the counter is
+        # zero-padded so that writer 10 of a process sorts after writer 9.
         name = (
             f"events.out.tfevents.{int(time.time()):010d}."
-            f"{socket.gethostname()}.{os.getpid()}.{next(_FILE_NUMBERS)}.v2"
+            f"{socket.gethostname()}.{os.getpid()}."
+            f"{next(_FILE_NUMBERS):06d}.v2"
         )
         self.path = os.path.join(logdir, name)
         self._file = open(self.path, "xb")

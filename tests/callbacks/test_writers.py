@@ -17,6 +17,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from keras_lrtools.callbacks._writers import ScalarWriter
 from keras_lrtools.callbacks._writers import crc32c
 from keras_lrtools.callbacks._writers import masked_crc
+from tests.callbacks.helpers import read_scalars
 
 
 @pytest.mark.parametrize("count", [1, 15, 16, 200])
@@ -98,3 +99,17 @@ def test_never_overwrites_a_file_and_closes_once(tmp_path):
     first.close()
     second.close()
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_writers_of_one_process_are_read_in_creation_order(tmp_path):
+    """TensorBoard reads a folder's event files in name order: the tenth
+    writer of a process (a run resumed nine times) must sort after the
+    ninth, or the reader drops the earlier points as out of order."""
+    for step in range(12):
+        writer = ScalarWriter(str(tmp_path))
+        writer.scalar("loss", float(step), step)
+        writer.close()
+    names = sorted(p.name for p in tmp_path.glob("events.out.tfevents.*"))
+    assert len(names) == 12
+    scalars = read_scalars(tmp_path)
+    assert [step for step, _ in scalars["loss"]] == list(range(12))

@@ -165,6 +165,16 @@ class ScriptedScore(keras.callbacks.Callback):
         logs["score"] = 5.0
 
 
+def logged_plateau(log_dir, *extra):
+    """ScriptedScore, a plateau that halves the LR from epoch 2 on (see
+    plateau_scale), StepTensorBoard into `log_dir`, then `extra`."""
+    from keras_lrtools.callbacks import ReduceLROnPlateau
+    from keras_lrtools.callbacks import StepTensorBoard
+
+    plateau = ReduceLROnPlateau("score", factor=0.5, patience=1, mode="min")
+    return [ScriptedScore(), plateau, StepTensorBoard(log_dir), *extra]
+
+
 def plateau_scale(epoch, factor=0.5):
     """The scale in force during `epoch` with ScriptedScore, patience 1."""
     return factor ** max(epoch - 1, 0)

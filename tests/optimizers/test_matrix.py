@@ -18,7 +18,6 @@ from keras_lrtools._optimizer_rates import rate_holders
 from keras_lrtools.callbacks import LearningRateGuard
 from keras_lrtools.callbacks import ReduceLROnPlateau
 from keras_lrtools.callbacks import StepRecorder
-from keras_lrtools.callbacks import StepTensorBoard
 from keras_lrtools.schedules import ScaledSchedule
 from tests import references
 from tests.callbacks.helpers import read_scalars
@@ -29,11 +28,11 @@ from tests.optimizers.setups import LR_KINDS
 from tests.optimizers.setups import OPTIMIZERS
 from tests.optimizers.setups import PRECISIONS
 from tests.optimizers.setups import VARIANTS
-from tests.optimizers.setups import ScriptedScore
 from tests.optimizers.setups import WeightSteps
 from tests.optimizers.setups import assert_same_state
 from tests.optimizers.setups import classification_data
 from tests.optimizers.setups import classifier
+from tests.optimizers.setups import logged_plateau
 from tests.optimizers.setups import make_rate
 from tests.optimizers.setups import ones
 from tests.optimizers.setups import optimizer_state
@@ -53,10 +52,6 @@ def _optimizer_cases():
         yield pytest.param(
             name, variant, kind, policy, id=f"{name}-{variant}-{kind}-{policy}"
         )
-
-
-def _plateau():
-    return ReduceLROnPlateau("score", factor=0.5, patience=1, mode="min")
 
 
 def _expected_rates(kind, lr0, updates, batches_per_epoch=BATCHES):
@@ -119,12 +114,7 @@ def test_every_optimizer_with_every_tool(name, variant, kind, policy, tmp_path):
             epochs=EPOCHS,
             shuffle=False,
             verbose=0,
-            callbacks=[
-                ScriptedScore(),
-                _plateau(),
-                StepTensorBoard(tmp_path),
-                guard,
-            ],
+            callbacks=logged_plateau(tmp_path, guard),
         )
     assert guard.diagnoses == []
     assert history.history["learning_rate_scale"] == [1.0, 0.5, 0.25]
@@ -181,12 +171,7 @@ def test_applied_learning_rate_is_the_logged_one(
             epochs=EPOCHS,
             shuffle=False,
             verbose=0,
-            callbacks=[
-                ScriptedScore(),
-                _plateau(),
-                StepTensorBoard(tmp_path),
-                moved,
-            ],
+            callbacks=logged_plateau(tmp_path, moved),
         )
     updates = EPOCHS * BATCHES
     logged = [v for _, v in read_scalars(tmp_path / "train")["learning_rate"]]
@@ -242,12 +227,7 @@ def test_multi_optimizer_every_tool(kind, policy, tmp_path):
             epochs=EPOCHS,
             shuffle=False,
             verbose=0,
-            callbacks=[
-                ScriptedScore(),
-                _plateau(),
-                StepTensorBoard(tmp_path),
-                moved,
-            ],
+            callbacks=logged_plateau(tmp_path, moved),
         )
     updates = EPOCHS * BATCHES
     scalars = read_scalars(tmp_path / "train")
@@ -371,3 +351,37 @@ def test_finder_restores_when_it_stops_early_or_raises(setup, policy, kind):
             find_learning_rate(model, one_shot, num_steps=10)
         assert_same_state(before, optimizer_state(model))
     assert [h.held for h in rate_holders(model, "test")] == held
+
+
+class CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+@pytest.mark.parametrize("tool", ["plateau", "guard"])
+def test_an_unscalable_rate_is_refused_before_the_first_update(tool):
+    """A plain callable LR can be read but neither scaled nor saved."""
+    model = unit_gradient_model(keras.optimizers.SGD(lambda: 0.1))
+    callback = (
+        ReduceLROnPlateau("loss")
+        if tool == "plateau"
+        else LearningRateGuard(action="restore")
+    )
+    counter = CountBatches()
+    with pytest.raises(TypeError, match=r"plain callable .*LearningRateSch"):
+        model.fit(
+            *ones(2), batch_size=2, verbose=0, callbacks=[callback, counter]
+        )
+    assert counter.batches == 0
+    # Reading it is fine: the stop guard and the logger take it.
+    model.fit(
+        *ones(2),
+        batch_size=2,
+        verbose=0,
+        callbacks=[LearningRateGuard(), counter],
+    )
+    assert counter.batches == 2

@@ -17,13 +17,11 @@ import pytest
 
 from keras_lrtools._optimizer_rates import attached_plateau_state
 from keras_lrtools._optimizer_rates import rate_holders
-from keras_lrtools.callbacks import ReduceLROnPlateau
-from keras_lrtools.callbacks import StepTensorBoard
 from tests.callbacks.helpers import Interrupt
 from tests.callbacks.helpers import read_scalars
 from tests.optimizers.setups import BATCHES
-from tests.optimizers.setups import ScriptedScore
 from tests.optimizers.setups import UnregisteredStep
+from tests.optimizers.setups import logged_plateau
 from tests.optimizers.setups import make_rate
 from tests.optimizers.setups import ones
 from tests.optimizers.setups import precision
@@ -57,11 +55,6 @@ def _model(setup, kind):
     else:
         optimizer = keras.optimizers.Adam(rate)
     return unit_gradient_model(optimizer)
-
-
-def _callbacks(log_dir, *extra):
-    plateau = ReduceLROnPlateau("score", factor=0.5, patience=1, mode="min")
-    return [ScriptedScore(), plateau, StepTensorBoard(log_dir), *extra]
 
 
 def _fit(model, callbacks, epochs=EPOCHS, initial_epoch=0):
@@ -106,17 +99,17 @@ def test_backup_and_restore_continues_the_trajectory(
 ):
     with precision(policy):
         reference = _model(setup, kind)
-        _fit(reference, _callbacks(tmp_path / "reference"))
+        _fit(reference, logged_plateau(tmp_path / "reference"))
 
         backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
         with pytest.raises(RuntimeError, match="interrupted"):
             _fit(
                 _model(setup, kind),
-                _callbacks(tmp_path / "run", backup, Interrupt(1)),
+                logged_plateau(tmp_path / "run", backup, Interrupt(1)),
             )
         resumed = _model(setup, kind)  # a new process would build it anew
         backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
-        _fit(resumed, _callbacks(tmp_path / "run", backup))
+        _fit(resumed, logged_plateau(tmp_path / "run", backup))
     _assert_same_trajectory(
         _trajectory(tmp_path / "run"), _trajectory(tmp_path / "reference")
     )
@@ -131,13 +124,15 @@ def test_backup_and_restore_continues_the_trajectory(
 def test_keras_file_continues_the_trajectory(setup, policy, kind, tmp_path):
     with precision(policy):
         reference = _model(setup, kind)
-        _fit(reference, _callbacks(tmp_path / "reference"))
+        _fit(reference, logged_plateau(tmp_path / "reference"))
         saved = _model(setup, kind)
-        _fit(saved, _callbacks(tmp_path / "run"), epochs=2)
+        _fit(saved, logged_plateau(tmp_path / "run"), epochs=2)
         path = str(tmp_path / "model.keras")
         saved.save(path)
         loaded = keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS)
-        history = _fit(loaded, _callbacks(tmp_path / "run"), initial_epoch=2)
+        history = _fit(
+            loaded, logged_plateau(tmp_path / "run"), initial_epoch=2
+        )
     if kind == "float":
         # A float LR keeps its reduced value; the plateau's counters start
         # afresh (README, "Works with"): the next reduction comes later.
@@ -155,11 +150,11 @@ _CONTINUE_IN_A_NEW_PROCESS = """
 import json, sys
 import keras
 from keras_lrtools._optimizer_rates import attached_plateau_state
-from tests.optimizers.test_resume import CUSTOM_OBJECTS, _callbacks, _fit
-from tests.optimizers.setups import precision
+from tests.optimizers.setups import logged_plateau, precision
+from tests.optimizers.test_resume import CUSTOM_OBJECTS, _fit
 with precision(sys.argv[3]):
     model = keras.models.load_model(sys.argv[1], custom_objects=CUSTOM_OBJECTS)
-    _fit(model, _callbacks(sys.argv[2]), initial_epoch=2)
+    _fit(model, logged_plateau(sys.argv[2]), initial_epoch=2)
 print(json.dumps(attached_plateau_state(model).read()))
 """
 
@@ -171,9 +166,9 @@ print(json.dumps(attached_plateau_state(model).read()))
 def test_keras_file_in_a_new_process(setup, policy, kind, tmp_path):
     with precision(policy):
         reference = _model(setup, kind)
-        _fit(reference, _callbacks(tmp_path / "reference"))
+        _fit(reference, logged_plateau(tmp_path / "reference"))
         saved = _model(setup, kind)
-        _fit(saved, _callbacks(tmp_path / "run"), epochs=2)
+        _fit(saved, logged_plateau(tmp_path / "run"), epochs=2)
         saved.save(str(tmp_path / "model.keras"))
     root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
     done = subprocess.run(
