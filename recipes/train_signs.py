@@ -22,7 +22,7 @@ Usage:
     python recipes/train_signs.py --schedule all
     python recipes/train_signs.py --list
     python recipes/train_signs.py --strategy mirrored --scale-lr linear
-    tensorboard --logdir logs
+    tensorboard --logdir logs --samples_per_plugin scalars=100000
 
 Every schedule's defaults are written for this task (batch 32, 34 updates
 an epoch) in `_defaults` below, tabled in recipes/README.md and printed by
@@ -258,7 +258,8 @@ def parse_arguments(argv):
         description="Train the SIGNS classifier with a keras_lrtools "
         "schedule and compare schedules.",
         epilog="Example: python recipes/train_signs.py --schedule cosine "
-        "--epochs 150; then: tensorboard --logdir logs",
+        "--epochs 150; then: tensorboard --logdir logs "
+        "--samples_per_plugin scalars=100000 (every update)",
     )
     parser.add_argument(
         "--schedule",
@@ -1072,7 +1073,9 @@ def run(args, distribution):
     )
     if args.schedule != "all":
         folder = _new_folder(args.log_dir, args.schedule)
-        print(f"Logs: {folder}  (tensorboard --logdir {args.log_dir})")
+        from keras_lrtools.callbacks import tensorboard_command
+
+        print(f"Logs: {folder}  ({tensorboard_command(args.log_dir)})")
         lr = args.lr
         if args.find_lr or lr == "auto":
             suggestion = find_rate(args, data, folder)

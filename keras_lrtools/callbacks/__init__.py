@@ -10,6 +10,7 @@ from keras_lrtools.callbacks.guard import LearningRateGuard
 from keras_lrtools.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from keras_lrtools.callbacks.step_recorder import StepRecorder
 from keras_lrtools.callbacks.step_tensorboard import StepTensorBoard
+from keras_lrtools.callbacks.step_tensorboard import tensorboard_command
 
 __all__ = [
     "Diagnosis",
@@ -18,4 +19,5 @@ __all__ = [
     "StepRecorder",
     "StepTensorBoard",
     "is_chief",
+    "tensorboard_command",
 ]

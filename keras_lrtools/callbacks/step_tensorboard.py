@@ -1,6 +1,7 @@
 """Per-step TensorBoard logging of the learning rate, loss and metrics."""
 
 import os
+import shlex
 import time
 
 import keras
@@ -16,6 +17,16 @@ from keras_lrtools.callbacks.step_recorder import per_step_trackers
 from keras_lrtools.callbacks.step_recorder import watch_model
 from keras_lrtools.schedules._common import scalar_values
 from keras_lrtools.schedules._common import vectorized_values
+
+# TensorBoard shows 1,000 sampled points per scalar tag by default: these
+# flags make it show every update.
+EVERY_POINT_FLAGS = ("--samples_per_plugin", "scalars=100000")
+
+
+def tensorboard_command(log_dir):
+    """The command that shows every logged update of `log_dir`."""
+    command = ("tensorboard", "--logdir", shlex.quote(str(log_dir)))
+    return " ".join(command + EVERY_POINT_FLAGS)
 
 
 class StepTensorBoard(keras.callbacks.Callback):
@@ -70,7 +81,10 @@ class StepTensorBoard(keras.callbacks.Callback):
     metrics are then the mean over the N batches since the last point (no
     device reads happen in between), the LR that of the update itself.
     The event files are written with the `tensorboard` package, without
-    TensorFlow, on every backend.
+    TensorFlow, on every backend. TensorBoard shows only 1,000 sampled
+    points per tag unless told otherwise: `tensorboard --logdir LOG_DIR
+    --samples_per_plugin scalars=100000` (`tensorboard_command(log_dir)`)
+    shows every update.
 
     With `epoch_metrics=True` (the default) it also writes, like Keras's
     `TensorBoard`, the epoch's values as `epoch_loss`, `epoch_accuracy`,
