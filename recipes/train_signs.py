@@ -301,15 +301,31 @@ def parse_arguments(argv):
         f"{DEFAULT_WARMUP_EPOCHS}, at most a fifth of the "
         "run; 0 for none)",
     )
-    parser.add_argument("--model", choices=("mlp", "convnet"), default="mlp")
+    parser.add_argument(
+        "--model",
+        choices=("mlp", "convnet"),
+        default="mlp",
+        help="mlp: the course's Flatten-25-12-6 ReLU network (default); "
+        "convnet: the Course 4 ConvNet",
+    )
     parser.add_argument(
         "--epochs",
         type=int,
         default=None,
         help=f"default {DEFAULT_EPOCHS} ({SMOKE_EPOCHS} with --smoke)",
     )
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"pictures per update and replica (default {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the initial weights and the shuffling (default 1)",
+    )
     parser.add_argument(
         "--data-dir",
         default=None,
