@@ -57,6 +57,25 @@ NUM_CLASSES = 6
 FINDER_STEPS = 1000  # about 30 epochs: this network learns slowly
 
 
+def check_backend_installed():
+    """Exit 2 with one line if KERAS_BACKEND names a missing package (the
+    main install brings tensorflow; jax and torch are installed apart)."""
+    import importlib.util
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend in ("jax", "torch") and not importlib.util.find_spec(backend):
+        print(
+            f"train_signs.py: error: KERAS_BACKEND={backend}, but {backend} "
+            f"is not installed (pip install {backend}).",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    check_backend_installed()  # before anything imports Keras
+
+
 def _defaults(epochs, updates_per_epoch, warmup_epochs=None):
     """Each schedule's arguments for this task, and the name of the one
     `--lr` sets. Lengths are optimizer updates, derived from epochs in one

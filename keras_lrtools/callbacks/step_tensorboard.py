@@ -191,6 +191,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         if not self._active:
             return
         # One device read per epoch: the update count at its start.
+        _ = self.model  # on jax, syncs the trainer's state into variables
         self._written_upto = self._read_counter()  # next update to write
         self._batches_run = self._batches_read = 0
         self._epoch_drained = False
@@ -337,7 +338,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         # The LR is a pure function of the step for a given schedule and
         # scale: a change of either (a plateau reduction) empties the cache.
         cache.keep_for((id(holder.schedule), scale))
-        return cache.values(updates, holder.schedule)
+        return cache.values(updates, holder.rates)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._active:

@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import os
 import re
 import socket
 import subprocess
@@ -296,3 +297,26 @@ def test_the_device_is_named():
     backend, on_gpu, text = _recipe().device_description()
     assert backend == keras.backend.backend()
     assert text.startswith("GPU" if on_gpu else "CPU")
+
+
+def test_a_backend_that_is_not_installed_is_one_line(tmp_path):
+    """KERAS_BACKEND=jax with only the main install: exit 2, one line,
+    before Keras is imported (sys.modules[name] = None hides jax)."""
+    script = (
+        "import runpy, sys; sys.modules['jax'] = None; "
+        f"sys.argv = ['train_signs.py']; runpy.run_path({str(RECIPE)!r}, "
+        "run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "train_signs.py: error: KERAS_BACKEND=jax, but jax is not installed "
+        "(pip install jax)."
+    ]
