@@ -55,6 +55,7 @@ SMOKE_TEST_PER_CLASS = 10
 SMOKE_EPOCHS = 3
 NUM_CLASSES = 6
 FINDER_STEPS = 1000  # about 30 epochs: this network learns slowly
+SMOKE_FINDER_STEPS = 100
 
 
 def check_backend_installed():
@@ -936,7 +937,8 @@ def _new_folder(root, stem):
 def find_rate(args, data, folder):
     """The LR range test on the training data (a fresh model, this seed).
 
-    FINDER_STEPS updates from 1e-6 to 0.1; saves lr_find.png and
+    FINDER_STEPS (with --smoke SMOKE_FINDER_STEPS) updates from 1e-6 to
+    0.1; saves lr_find.png and
     lr_find.json in `folder`; returns the default rule's suggestion.
     """
     import keras
@@ -955,7 +957,7 @@ def find_rate(args, data, folder):
         y_train,
         min_lr=1e-6,
         max_lr=0.1,
-        num_steps=FINDER_STEPS,
+        num_steps=SMOKE_FINDER_STEPS if args.smoke else FINDER_STEPS,
         batch_size=args.batch_size,
         seed=args.seed,
     )
@@ -1107,7 +1109,11 @@ def run(args, distribution):
         flush=True,
     )
     if args.schedule != "all":
-        folder = _new_folder(args.log_dir, args.schedule)
+        # --find-lr alone trains nothing: its folder is named for the test.
+        only_find = args.find_lr and args.lr != "auto"
+        folder = _new_folder(
+            args.log_dir, "lr_find" if only_find else args.schedule
+        )
         from keras_lrtools.callbacks import tensorboard_command
 
         print(f"Logs: {folder}  ({tensorboard_command(args.log_dir)})")

@@ -320,3 +320,14 @@ def test_a_backend_that_is_not_installed_is_one_line(tmp_path):
         "train_signs.py: error: KERAS_BACKEND=jax, but jax is not installed "
         "(pip install jax)."
     ]
+
+
+def test_find_lr_alone_writes_its_plot_into_an_lr_find_folder(tmp_path, capsys):
+    code, out = _run(
+        ["--smoke", "--find-lr", "--log-dir", str(tmp_path)], capsys
+    )
+    assert code == 0
+    assert not RESULT.findall(out)  # nothing trains
+    run = _only_run(tmp_path)
+    assert run.name.startswith("lr_find-")
+    assert (run / "lr_find.png").stat().st_size > 0
