@@ -12,6 +12,7 @@ Two layouts exist in the wild and both are read:
   val together are the course's 1080 training pictures.
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -232,11 +233,16 @@ def _download(looked):
 
     cache = _cache_folder()
     # Staged beside the cache (same file system), so the final move is an
-    # atomic rename and an interrupted download leaves no partial file.
+    # atomic rename and an interrupted download leaves no partial file,
+    # nor the folders created for it.
+    created = [
+        p for p in (cache.parent, *cache.parent.parents) if not p.exists()
+    ]
     cache.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(
         tempfile.mkdtemp(prefix=".signs-download-", dir=cache.parent)
     )
+    done = False
     try:
         for name, sha256, size in FILES.values():
             try:
@@ -260,8 +266,13 @@ def _download(looked):
         cache.mkdir(parents=True, exist_ok=True)
         for name, _, _ in FILES.values():
             os.replace(staging / name, cache / name)
+        done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            for folder in created:  # deepest first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if still empty
     return cache
 
 
