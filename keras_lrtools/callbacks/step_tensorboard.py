@@ -346,7 +346,13 @@ class StepTensorBoard(keras.callbacks.Callback):
         if self._trackers is not None:
             self._drain(final=True)
         if self.epoch_metrics:
+            # The recorder's own log entry (the last batch's loss; under
+            # validation a copy of the loss) is no epoch value: left out.
+            recorder = getattr(self, "_recorder", None)
+            own = () if recorder is None else (recorder.name,)
             for key, value in (logs or {}).items():
+                if key.removeprefix("val_") in own:
+                    continue
                 if key.startswith("val_"):
                     if self._validation_writer is None:
                         self._validation_writer = ScalarWriter(

@@ -265,3 +265,31 @@ print("ok")
 def test_bad_arguments_are_refused(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         StepTensorBoard(**kwargs)
+
+
+def test_the_recorders_own_entry_is_not_an_epoch_value(tmp_path):
+    """StepRecorder's `batch_loss` (the last batch's loss; under validation
+    a copy of the loss) is left out of the epoch values."""
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(3, activation="softmax")]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy", StepRecorder()],
+    )
+    x, y = _data()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        validation_data=(x, y),
+        verbose=0,
+        callbacks=[StepTensorBoard(tmp_path)],
+    )
+    train = read_scalars(tmp_path / "train")
+    validation = read_scalars(tmp_path / "validation")
+    assert {"epoch_loss", "epoch_accuracy", "loss"} <= set(train)
+    assert "epoch_loss" in validation
+    assert not [t for t in (*train, *validation) if "batch_loss" in t]
