@@ -24,6 +24,11 @@ Usage:
     python recipes/train_signs.py --strategy mirrored --scale-lr linear
     tensorboard --logdir logs --samples_per_plugin scalars=100000
 
+Output: a progress line every few epochs, whose mean_loss and
+mean_train_acc are Keras's running means over the epoch's batches (the
+weights change meanwhile), then `RESULT ... train_accuracy=...
+test_accuracy=...`, both evaluated after training on the whole sets.
+
 Every schedule's defaults are written for this task (batch 32, 34 updates
 an epoch) in `_defaults` below, tabled in recipes/README.md and printed by
 `--list`; `--lr` sets the schedule's main rate and `--set NAME=VALUE` any
@@ -760,8 +765,8 @@ def make_progress(every, epochs):
             self.test_accuracy.append(float(logs.get("val_accuracy", 0)))
             if (epoch + 1) % every == 0 or epoch + 1 == epochs:
                 print(
-                    f"  epoch {epoch + 1:>5}/{epochs}  loss "
-                    f"{logs['loss']:.4f}  train_acc "
+                    f"  epoch {epoch + 1:>5}/{epochs}  mean_loss "
+                    f"{logs['loss']:.4f}  mean_train_acc "
                     f"{logs['accuracy']:.3f}  test_acc "
                     f"{logs.get('val_accuracy', float('nan')):.3f}  lr "
                     f"{self.learning_rates[-1]:.3g}",
