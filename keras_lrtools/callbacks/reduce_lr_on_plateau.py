@@ -170,10 +170,8 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
             # A new fit() in this process, or no plateau seen yet: the
             # counters start afresh; a model loaded from a .keras file
             # resumes those of its config.
-            state.write(
-                {"best": self._improvement.worst, "wait": 0.0}
-                | {"cooldown_counter": 0.0}
-            )
+            worst = self._improvement.worst
+            state.write({"best": worst, "wait": 0, "cooldown_counter": 0})
         self._holders = holders
         self._state = state
         self._scale_at_start = values["scale"]
@@ -229,7 +227,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
                 if self._reduce(epoch):
                     values["cooldown_counter"] = self.cooldown
                 values["wait"] = 0
-        del values["scale"]  # _reduce's to set
+        del values["scale"]  # written by _reduce (scale_learning_rates)
         self._state.write(values)
 
     def _reduce(self, epoch):
