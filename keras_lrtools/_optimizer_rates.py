@@ -168,6 +168,14 @@ def _public_class(optimizer):
     return None
 
 
+def per_optimizer(holders, texts):
+    """'text' for one optimizer; 'name text, name text' for several."""
+    return ", ".join(
+        f"{holder.name} {text}" if holder.name else text
+        for holder, text in zip(holders, texts, strict=True)
+    )
+
+
 def model_optimizer(model, caller):
     """The model's optimizer; a clear error if it has none."""
     optimizer = getattr(model, "optimizer", None)

@@ -18,6 +18,7 @@ from keras_lrtools.schedules import ExponentialDecay
 from keras_lrtools.schedules import PolynomialDecay
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import evaluate
+from keras_lrtools.schedules._common import shifted_step
 from keras_lrtools.schedules._common import values_at_steps
 
 MODES = ("exponential", "linear")
@@ -337,8 +338,7 @@ class _SweepSchedule(LearningRateSchedule):
         self.ratio = ratio
 
     def __call__(self, step):
-        step = keras.ops.maximum(step - self.start, 0)
-        return evaluate(self.sweep, step) * self.ratio
+        return evaluate(self.sweep, shifted_step(step, self.start)) * self.ratio
 
     def get_config(self):
         return {

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_lrtools._optimizer_rates import OptimizerSnapshot
+from keras_lrtools._optimizer_rates import per_optimizer
 from keras_lrtools._optimizer_rates import plateau_state
 from keras_lrtools._optimizer_rates import rate_holders
 from keras_lrtools._optimizer_rates import scale_learning_rates
@@ -377,12 +378,10 @@ class LearningRateGuard(keras.callbacks.Callback):
         where = f"epoch {self._epoch + 1}" + (
             "" if batch is None else f", batch {batch}"
         )
-        if len(self._holders) == 1:
-            rate = f"learning rate in force: {self._holders[0].describe()}"
-        else:
-            rate = "learning rates in force: " + ", ".join(
-                f"{h.name} {h.describe()}" for h in self._holders
-            )
+        rate = "learning rate{} in force: {}".format(
+            "s" if len(self._holders) > 1 else "",
+            per_optimizer(self._holders, [h.describe() for h in self._holders]),
+        )
         advice = (
             "What to do: lower the learning rate (10x at a time), warm it "
             "up (keras_lrtools.schedules.Warmup), or pick one with an LR "
@@ -408,9 +407,12 @@ class LearningRateGuard(keras.callbacks.Callback):
                 "left the learning rate at 0"
                 if reduced is None
                 else "lowered the learning rate "
-                + ", ".join(
-                    f"{h.name + ' ' if h.name else ''}from {a:.4g} to {b:.4g}"
-                    for h, a, b in zip(self._holders, *reduced, strict=True)
+                + per_optimizer(
+                    self._holders,
+                    [
+                        f"from {a:.4g} to {b:.4g}"
+                        for a, b in zip(*reduced, strict=True)
+                    ],
                 )
             )
             outcome = (

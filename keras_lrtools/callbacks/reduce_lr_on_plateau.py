@@ -6,6 +6,7 @@ import keras
 
 from keras_lrtools._optimizer_rates import float32
 from keras_lrtools._optimizer_rates import install_scaling
+from keras_lrtools._optimizer_rates import per_optimizer
 from keras_lrtools._optimizer_rates import plateau_state
 from keras_lrtools._optimizer_rates import rate_holders
 from keras_lrtools._optimizer_rates import scale_learning_rates
@@ -239,10 +240,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
             return False
         _, new = reduced
         if self.verbose and is_chief(self.model):
-            rates = ", ".join(
-                f"{h.name + ' ' if h.name else ''}{rate:.4g}"
-                for h, rate in zip(self._holders, new, strict=True)
-            )
+            rates = per_optimizer(self._holders, [f"{r:.4g}" for r in new])
             print(
                 f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
                 f"rate to {rates} (total scale "
