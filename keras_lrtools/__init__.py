@@ -8,6 +8,21 @@ rate that breaks training; the SIGNS data (`keras_lrtools.datasets`). On
 the tensorflow, jax and torch backends.
 """
 
+import sys
+
+from keras_lrtools._quiet_start import quiet_tensorflow_start
+
+if "keras" not in sys.modules:
+    # The package's command lines start Keras here: keep TensorFlow's
+    # start-up noise off their output (TF_CPP_MIN_LOG_LEVEL=0 shows it).
+    with quiet_tensorflow_start():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # its cuInit line
+
 from keras_lrtools import callbacks
 from keras_lrtools import datasets
 from keras_lrtools import schedules

@@ -1,75 +1,97 @@
 r"""Command line: preview any schedule by its short name.
 
     python -m keras_lrtools list
-    python -m keras_lrtools preview NAME [--steps N] [--out FILE.png]
-        [--adam] [--log] [--PARAMETER VALUE ...]
+    python -m keras_lrtools preview NAME [--total_steps N]
+        [--peak_learning_rate LR] [--warmup_steps W] [--steps N]
+        [--out FILE.png] [--adam] [--log] [--PARAMETER VALUE ...]
+
+The schedule is sized for the run by `keras_lrtools.schedules.for_run`;
+any other --PARAMETER VALUE replaces one of its arguments.
 
 Example:
-    python -m keras_lrtools preview one_cycle --maximal_learning_rate 0.01 \\
+    python -m keras_lrtools preview one_cycle --peak_learning_rate 0.01 \\
         --total_steps 1000 --steps 1200 --adam --out one_cycle.png
 """
 
 import argparse
 import inspect
 import json
+import os
 import sys
 
-from keras_lrtools.schedules import SCHEDULES_BY_NAME
+from keras_lrtools.schedules import RUN_SIZES
+from keras_lrtools.schedules import for_run
+from keras_lrtools.schedules import run_arguments
 
-
-def _parameters(cls):
-    signature = inspect.signature(cls.__init__)
-    return {
-        name: parameter.default
-        for name, parameter in signature.parameters.items()
-        if name not in ("self", "name")
-    }
+# The run's own parameters, and their defaults in a preview.
+RUN_DEFAULTS = {
+    "total_steps": 1000,
+    "peak_learning_rate": 1e-3,
+    "warmup_steps": 0,
+}
 
 
 def _format(cls):
+    if cls is None:
+        return "a float, the rate itself"
     parts = []
-    for name, default in _parameters(cls).items():
+    signature = inspect.signature(cls.__init__)
+    for name, parameter in signature.parameters.items():
+        if name in ("self", "name"):
+            continue
+        default = parameter.default
         parts.append(
             name if default is inspect.Parameter.empty else f"{name}={default}"
         )
-    return ", ".join(parts)
+    return f"{cls.__name__}({', '.join(parts)})"
 
 
-def _parse_parameters(cls, tokens):
-    """--name value pairs for the schedule's constructor, checked."""
-    known = _parameters(cls)
+def _parse_parameters(name, tokens):
+    """--name value pairs: the run's parameters and any overrides."""
     values = {}
     index = 0
     while index < len(tokens):
         token = tokens[index]
         if not token.startswith("--") or index + 1 >= len(tokens):
             raise ValueError(
-                f"expected '--PARAMETER VALUE' pairs, got {token!r}. "
-                f"{cls.__name__} takes: {_format(cls)}"
+                f"expected '--PARAMETER VALUE' pairs, got {token!r}."
             )
-        name = token[2:].replace("-", "_")
-        if name not in known:
-            raise ValueError(
-                f"{cls.__name__} has no parameter {name!r}; it takes: "
-                f"{_format(cls)}"
-            )
+        key = token[2:].replace("-", "_")
         text = tokens[index + 1]
         try:
-            values[name] = json.loads(text)
+            values[key] = json.loads(text)
         except json.JSONDecodeError:
-            values[name] = text
+            values[key] = text
         index += 2
-    missing = [
-        name
-        for name, default in known.items()
-        if default is inspect.Parameter.empty and name not in values
-    ]
-    if missing:
+    run = {key: values.pop(key, RUN_DEFAULTS[key]) for key in RUN_DEFAULTS}
+    known = run_arguments(name, **run)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
         raise ValueError(
-            f"{cls.__name__} needs {', '.join('--' + m for m in missing)}. "
-            f"It takes: {_format(cls)}"
+            f"{name} has no parameter {unknown[0]!r}; it takes: "
+            f"{', '.join(dict.fromkeys([*RUN_DEFAULTS, *known]))}"
         )
-    return values
+    return run, values
+
+
+def _check_out(parser, path):
+    """--out: an existing folder, a format matplotlib writes."""
+    if path is None:
+        return
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    extension = os.path.splitext(path)[1].lstrip(".").lower()
+    if extension not in formats:
+        parser.error(
+            f"--out {path!r}: the file name must end in one of "
+            f"{', '.join('.' + f for f in sorted(formats))}."
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        parser.error(f"--out {path!r}: the folder {folder!r} does not exist.")
+    if not os.access(folder, os.W_OK):
+        parser.error(f"--out {path!r}: the folder {folder!r} is not writable.")
 
 
 def main(argv=None):
@@ -83,16 +105,19 @@ def main(argv=None):
     preview = commands.add_parser(
         "preview",
         help="plot a schedule by its short name",
-        description="Any other --PARAMETER VALUE goes to the schedule.",
+        description="The schedule is sized by keras_lrtools.schedules."
+        "for_run from --total_steps (default 1000), --peak_learning_rate "
+        "(default 0.001) and --warmup_steps (default 0); any other "
+        "--PARAMETER VALUE replaces one of its arguments.",
     )
     preview.add_argument("name", help="a short name from `list`")
     preview.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="updates to show (default: 1.2x the schedule's horizon, or 1000)",
+        help="updates to show (default: 1.2x the run's length)",
     )
-    preview.add_argument("--out", default=None, help="PNG file to write")
+    preview.add_argument("--out", default=None, help="image file to write")
     preview.add_argument(
         "--adam",
         action="store_true",
@@ -103,34 +128,27 @@ def main(argv=None):
     if args.command == "list":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        for name, cls in SCHEDULES_BY_NAME.items():
-            print(f"{name:<20} {cls.__name__}({_format(cls)})")
+        for name, size in RUN_SIZES.items():
+            print(f"{name:<20} {_format(size.schedule_class)}")
         return 0
-    cls = SCHEDULES_BY_NAME.get(args.name)
-    if cls is None:
+    if args.name not in RUN_SIZES:
         parser.error(
             f"unknown schedule {args.name!r}. Valid names: "
-            f"{', '.join(SCHEDULES_BY_NAME)} (see `python -m keras_lrtools "
-            "list`)."
+            f"{', '.join(RUN_SIZES)} (see `python -m keras_lrtools list`)."
         )
+    if args.steps is not None and args.steps <= 0:
+        parser.error(f"--steps must be a positive integer, got {args.steps}.")
+    _check_out(parser, args.out)
     try:
-        parameters = _parse_parameters(cls, rest)
-        schedule = cls(**parameters)
+        run, overrides = _parse_parameters(args.name, rest)
+        schedule = for_run(args.name, **run, **overrides)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
-    steps = args.steps
-    if steps is None:
-        horizon = max(
-            (
-                v
-                for k, v in parameters.items()
-                if k.endswith("steps") and isinstance(v, int)
-            ),
-            default=0,
-        )
-        steps = int(1.2 * horizon) or 1000
-    if steps <= 0:
-        parser.error("--steps must be a positive integer.")
+    if isinstance(schedule, float):  # "constant" without warmup
+        from keras_lrtools.schedules import SequentialSchedule
+
+        schedule = SequentialSchedule([schedule], [])
+    steps = args.steps or int(1.2 * run["total_steps"])
     from keras_lrtools.preview import plot_schedule
 
     curves = plot_schedule(
@@ -143,10 +161,8 @@ def main(argv=None):
     )
     values = curves[args.name]
     marks = sorted({0, steps // 4, steps // 2, 3 * steps // 4, steps - 1})
-    print(
-        f"{cls.__name__}: "
-        + ", ".join(f"step {k}: {values[k]:.4g}" for k in marks)
-    )
+    points = ", ".join(f"step {k}: {values[k]:.4g}" for k in marks)
+    print(f"{args.name}: {points}")
     if args.out:
         print(f"wrote {args.out}")
     return 0

@@ -50,7 +50,7 @@ def test_cli_preview_writes_a_png_and_prints_values(tmp_path, capsys):
         [
             "preview",
             "one_cycle",
-            "--maximal_learning_rate",
+            "--peak_learning_rate",
             "0.01",
             "--total_steps",
             "100",
@@ -62,7 +62,18 @@ def test_cli_preview_writes_a_png_and_prints_values(tmp_path, capsys):
     assert code == 0
     assert out.stat().st_size > 10_000
     printed = capsys.readouterr().out
-    assert "OneCycle: step 0: 0.0004" in printed
+    # OneCycle's first rate: peak / div_factor (25).
+    assert "one_cycle: step 0: 0.0004, " in printed
+
+
+def test_cli_overrides_replace_the_sized_arguments(capsys):
+    argv = ["preview", "polynomial", "--total_steps", "100", "--steps", "100"]
+    assert cli([*argv, "--peak_learning_rate", "0.5", "--power", "2"]) == 0
+    printed = capsys.readouterr().out
+    # (0.5 - 0.005) * (1 - 50 / 100) ** 2 + 0.005 at step 50.
+    assert "step 50: 0.1287" in printed  # 0.12875 in float32
+    assert cli(["preview", "constant", "--steps", "4"]) == 0
+    assert "constant: step 0: 0.001, step 1: 0.001" in capsys.readouterr().out
 
 
 def test_cli_list_names_every_schedule_with_its_parameters(capsys):
@@ -72,7 +83,9 @@ def test_cli_list_names_every_schedule_with_its_parameters(capsys):
         "one_cycle            OneCycle(maximal_learning_rate, total_steps"
         in printed
     )
-    assert printed.count("\n") == 13
+    from keras_lrtools.schedules import RUN_SIZES
+
+    assert printed.count("\n") == len(RUN_SIZES) == 14
 
 
 @pytest.mark.parametrize(
@@ -84,12 +97,20 @@ def test_cli_list_names_every_schedule_with_its_parameters(capsys):
         ),
         (
             ["preview", "one_cycle", "--max_lr", "0.1"],
-            "OneCycle has no parameter 'max_lr'; it takes: "
-            "maximal_learning_rate",
+            "one_cycle has no parameter 'max_lr'; it takes: total_steps, "
+            "peak_learning_rate, warmup_steps, maximal_learning_rate",
         ),
         (
-            ["preview", "one_cycle", "--maximal_learning_rate", "0.1"],
-            "OneCycle needs --total_steps",
+            ["preview", "cosine", "--warmup_steps", "1000"],
+            "`warmup_steps` must be < total_steps (1000)",
+        ),
+        (
+            ["preview", "cosine", "--out", "x.xyz"],
+            "--out 'x.xyz': the file name must end in one of ",
+        ),
+        (
+            ["preview", "cosine", "--out", "missing/x.png"],
+            "missing' does not exist",
         ),
         (
             [

@@ -9,6 +9,9 @@ train steps), validated at construction and registered under
     >>> import keras
     >>> from keras_lrtools.schedules import PolynomialDecay
     >>> optimizer = keras.optimizers.Adam(PolynomialDecay(0.01, 1000))
+
+`for_run` sizes any of them by its short name for a run (length, peak,
+warmup); `get` builds one from its short name and its own arguments.
 """
 
 from keras_lrtools._validation import check_choice
@@ -27,25 +30,12 @@ from keras_lrtools.schedules.piecewise import PiecewiseConstantDecay
 from keras_lrtools.schedules.polynomial import PolynomialDecay
 from keras_lrtools.schedules.scaled import ScaledSchedule
 from keras_lrtools.schedules.sequential import SequentialSchedule
+from keras_lrtools.schedules.sizing import RUN_SIZES
+from keras_lrtools.schedules.sizing import SCHEDULES_BY_NAME
+from keras_lrtools.schedules.sizing import for_run
+from keras_lrtools.schedules.sizing import run_arguments
 from keras_lrtools.schedules.warmup import Warmup
 from keras_lrtools.schedules.warmup_stable_decay import WarmupStableDecay
-
-# Short names accepted by `get`, and by the recipes' `--schedule`.
-SCHEDULES_BY_NAME = {
-    "exponential": ExponentialDecay,
-    "natural": NaturalExpDecay,
-    "inverse_time": InverseTimeDecay,
-    "piecewise": PiecewiseConstantDecay,
-    "polynomial": PolynomialDecay,
-    "cosine": CosineDecay,
-    "cosine_restarts": CosineDecayRestarts,
-    "linear_cosine": LinearCosineDecay,
-    "noisy_linear_cosine": NoisyLinearCosineDecay,
-    "cyclical": CyclicalLearningRate,
-    "one_cycle": OneCycle,
-    "warmup_stable_decay": WarmupStableDecay,
-    "inverse_sqrt": InverseSqrtDecay,
-}
 
 
 def get(name, **kwargs):
@@ -78,6 +68,7 @@ def get(name, **kwargs):
 
 
 __all__ = [
+    "RUN_SIZES",
     "SCHEDULES_BY_NAME",
     "CosineDecay",
     "CosineDecayRestarts",
@@ -96,5 +87,7 @@ __all__ = [
     "Warmup",
     "WarmupStableDecay",
     "adam_effective_learning_rate",
+    "for_run",
     "get",
+    "run_arguments",
 ]

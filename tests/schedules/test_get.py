@@ -2,35 +2,30 @@ import pytest
 
 from keras_lrtools import schedules
 
+# Every short name's arguments, sized by the one table (keras_lrtools
+# .schedules.RUN_SIZES) for a 100-update run.
 EXAMPLE_ARGUMENTS = {
-    "exponential": dict(
-        initial_learning_rate=0.1, decay_steps=10, decay_rate=0.5
-    ),
-    "natural": dict(initial_learning_rate=0.1, decay_steps=10, decay_rate=0.5),
-    "inverse_time": dict(
-        initial_learning_rate=0.1, decay_steps=10, decay_rate=0.5
-    ),
-    "piecewise": dict(boundaries=[5], values=[0.1, 0.01]),
-    "polynomial": dict(initial_learning_rate=0.1, decay_steps=10),
-    "cosine": dict(initial_learning_rate=0.1, decay_steps=10),
-    "cosine_restarts": dict(initial_learning_rate=0.1, first_decay_steps=10),
-    "linear_cosine": dict(initial_learning_rate=0.1, decay_steps=10),
-    "noisy_linear_cosine": dict(
-        initial_learning_rate=0.1, decay_steps=10, seed=1
-    ),
-    "cyclical": dict(
-        initial_learning_rate=0.01, maximal_learning_rate=0.1, step_size=5
-    ),
-    "one_cycle": dict(maximal_learning_rate=0.1, total_steps=100),
-    "warmup_stable_decay": dict(
-        peak_learning_rate=0.1, warmup_steps=5, stable_steps=10, decay_steps=5
-    ),
-    "inverse_sqrt": dict(peak_learning_rate=0.1, warmup_steps=10),
+    name: schedules.run_arguments(name, 100, 0.1, 10)
+    for name in schedules.SCHEDULES_BY_NAME
 }
 
 
 def test_every_short_name_of_the_issue_is_known():
-    assert set(schedules.SCHEDULES_BY_NAME) == set(EXAMPLE_ARGUMENTS)
+    assert set(schedules.SCHEDULES_BY_NAME) == {
+        "exponential",
+        "natural",
+        "inverse_time",
+        "piecewise",
+        "polynomial",
+        "cosine",
+        "cosine_restarts",
+        "linear_cosine",
+        "noisy_linear_cosine",
+        "cyclical",
+        "one_cycle",
+        "warmup_stable_decay",
+        "inverse_sqrt",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE_ARGUMENTS))
