@@ -20,6 +20,10 @@ BATCH_SIZE = 32
 
 def load_recipe():
     """recipes/train_signs.py as a module (its settings and functions)."""
+    import sys
+
+    if os.path.dirname(RECIPE) not in sys.path:
+        sys.path.insert(0, os.path.dirname(RECIPE))
     spec = importlib.util.spec_from_file_location("train_signs", RECIPE)
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)

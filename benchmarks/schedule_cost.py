@@ -33,17 +33,20 @@ TARGET = 1.02
 FLOAT = "float"
 
 
-def _schedules(recipe, updates_per_epoch, epochs):
+def _schedules(recipe, updates_per_epoch):
     """Name -> the LR Adam gets in the recipe (plateau: its ScaledSchedule)."""
     from keras_lrtools.schedules import ScaledSchedule
+    from keras_lrtools.schedules import for_run
 
     rates = {FLOAT: 3e-4}
-    warmup = recipe.warmup_steps(epochs, updates_per_epoch)
-    for name in recipe.SCHEDULE_NAMES:
+    args = recipe.signs_arguments.parse_arguments([])  # the defaults
+    for name in recipe.signs_schedules.NAMES:
         if name == "constant":
             continue
-        arguments = recipe.schedule_arguments(name, epochs, updates_per_epoch)
-        rate, _ = recipe.make_schedule(name, arguments, warmup)
+        plan = recipe.signs_schedules.plan(
+            name, args, updates_per_epoch, BATCH_SIZE
+        )
+        rate = for_run(*plan.sizes(), **plan.overrides)
         if name == "plateau":  # what ReduceLROnPlateau installs
             rate = ScaledSchedule(rate, 0.5)
         rates[name] = rate
@@ -54,7 +57,7 @@ def run(rounds, epochs, smoke):
     x, y = signs_data(smoke)
     updates_per_epoch = -(-len(x) // BATCH_SIZE)
     recipe = load_recipe()
-    rates = _schedules(recipe, updates_per_epoch, recipe.DEFAULT_EPOCHS)
+    rates = _schedules(recipe, updates_per_epoch)
     if smoke:
         rates = {k: rates[k] for k in (FLOAT, "cosine", "plateau")}
     import keras

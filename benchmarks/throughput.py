@@ -41,7 +41,9 @@ SCHEDULE = "cosine"  # the recipe's default
 
 def _recipe_args(recipe, epochs, smoke):
     argv = ["--schedule", SCHEDULE, "--epochs", str(epochs)]
-    args, _ = recipe.parse_arguments(argv + (["--smoke"] if smoke else []))
+    args = recipe.signs_arguments.parse_arguments(
+        argv + (["--smoke"] if smoke else [])
+    )
     args.epochs = epochs  # --smoke would shorten the run
     return args
 
@@ -49,8 +51,13 @@ def _recipe_args(recipe, epochs, smoke):
 def time_recipe(recipe, data, epochs, smoke):
     """Seconds of `epochs` epochs of the recipe's fit, after a warm-up."""
     args = _recipe_args(recipe, epochs + 1, smoke)
-    model, fit_arguments, _, _ = recipe.prepare_run(
-        SCHEDULE, args, data, tempfile.mkdtemp(prefix="bench-recipe-")
+    model, fit_arguments, *_ = recipe.prepare_run(
+        SCHEDULE,
+        args.seed,
+        args,
+        data,
+        tempfile.mkdtemp(prefix="bench-recipe-"),
+        BATCH_SIZE,
     )
     model.fit(**{**fit_arguments, "epochs": 1})  # traces the functions
     start = time.perf_counter()
@@ -63,18 +70,13 @@ def _schedule_and_model(recipe, data, epochs, smoke):
     import keras
 
     from keras_lrtools import steps_per_epoch
+    from keras_lrtools.schedules import for_run
 
     args = _recipe_args(recipe, epochs + 1, smoke)
     updates = steps_per_epoch(len(data[0][0]), BATCH_SIZE)
-    arguments = recipe.schedule_arguments(
-        SCHEDULE, args.epochs, updates, None, {}, args.warmup_epochs
-    )
+    plan = recipe.signs_schedules.plan(SCHEDULE, args, updates, BATCH_SIZE)
     keras.utils.set_random_seed(args.seed)
-    schedule, _ = recipe.make_schedule(
-        SCHEDULE,
-        arguments,
-        recipe.warmup_steps(args.epochs, updates, args.warmup_epochs),
-    )
+    schedule = for_run(*plan.sizes(), **plan.overrides)
     return schedule, recipe.build_model("mlp")
 
 
@@ -103,8 +105,8 @@ def time_tuned_fit(recipe, data, epochs, smoke):
     (x, y), _ = data
     schedule, model = _schedule_and_model(recipe, data, epochs, smoke)
     args = _recipe_args(recipe, epochs + 1, smoke)
-    pipeline = recipe._input_pipeline(
-        "tensorflow", (x, y), data[1], BATCH_SIZE, args
+    pipeline = recipe.signs_data.fit_inputs(
+        "tensorflow", (x, y), data[1], BATCH_SIZE, args.seed
     )
     pipeline.pop("validation_data")
     model.compile(
@@ -160,7 +162,8 @@ def run(rounds, epochs, smoke):
     import keras
 
     recipe = load_recipe()
-    data = recipe.make_datasets(_recipe_args(recipe, 1, smoke))
+    args = _recipe_args(recipe, 1, smoke)
+    data = recipe.signs_data.load(args.data_dir, args.smoke)
     updates = epochs * -(-len(data[0][0]) // BATCH_SIZE)
     variants = {
         "recipe": lambda: time_recipe(recipe, data, epochs, smoke),

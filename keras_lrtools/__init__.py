@@ -25,6 +25,7 @@ if "keras" not in sys.modules:
 
 from keras_lrtools import callbacks
 from keras_lrtools import datasets
+from keras_lrtools import hparams
 from keras_lrtools import schedules
 from keras_lrtools.lr_finder import LRFinderResult
 from keras_lrtools.lr_finder import find_learning_rate
@@ -42,6 +43,7 @@ __all__ = [
     "callbacks",
     "datasets",
     "find_learning_rate",
+    "hparams",
     "plot_schedule",
     "schedules",
     "steps_from_epochs",

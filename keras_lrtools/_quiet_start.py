@@ -43,17 +43,21 @@ def _has_nvidia_device():
 def quiet_tensorflow_start():
     """Filters the start-up noise written to stderr inside the block.
 
-    Does nothing when the user set TF_CPP_MIN_LOG_LEVEL, or when stderr
-    has no file descriptor (a notebook).
+    Works on file descriptor 2, where TensorFlow's C++ code writes.
+    Does nothing when the user set TF_CPP_MIN_LOG_LEVEL, or when the
+    process has no descriptor 2.
     """
+    descriptor = 2
     try:
-        descriptor = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
+        os.fstat(descriptor)
+    except OSError:
         descriptor = None
     if descriptor is None or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
         yield
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"  # later info lines, too
+    # TensorFlow reads it once, as it starts: its later info lines go too.
+    # Unset again after the block, so that child processes filter theirs.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"
     sys.stderr.flush()
     saved = os.dup(descriptor)
     with tempfile.TemporaryFile() as caught:
@@ -61,6 +65,7 @@ def quiet_tensorflow_start():
         try:
             yield
         finally:
+            del os.environ["TF_CPP_MIN_LOG_LEVEL"]
             sys.stderr.flush()
             os.dup2(saved, descriptor)
             os.close(saved)

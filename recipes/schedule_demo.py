@@ -1,8 +1,9 @@
 """
 Title: Every keras_lrtools schedule, side by side
-Description: Builds each schedule of `keras_lrtools.schedules.get` for one
-    training horizon, prints its LR (and Adam's effective step size) at a
-    few steps, and checks it inside a real compiled `model.fit`.
+Description: Sizes each schedule of `keras_lrtools.schedules.for_run` for
+    one run (its length, a peak of 0.01, a tenth of it as warmup), prints
+    its LR (and Adam's effective step size) at a few steps, and checks it
+    inside a real compiled `model.fit`.
 Backends: tensorflow, jax, torch (set KERAS_BACKEND before running)
 Runtime: a few seconds on CPU
 Expected result: a table of LRs, then one RESULT line per schedule with the
@@ -15,68 +16,17 @@ import keras
 import numpy as np
 
 from keras_lrtools import adam_effective_learning_rate
-from keras_lrtools import schedules
+from keras_lrtools.schedules import RUN_SIZES
+from keras_lrtools.schedules import for_run
+
+PEAK = 0.01
 
 
-# Example arguments for a horizon of `total` optimizer updates.
-def schedule_arguments(total, peak=0.01):
-    tenth = max(total // 10, 1)
+def sized(total):
+    """Every schedule by its short name for a run of `total` updates."""
     return {
-        "exponential": dict(
-            initial_learning_rate=peak, decay_steps=tenth, decay_rate=0.7
-        ),
-        "natural": dict(
-            initial_learning_rate=peak,
-            decay_steps=tenth,
-            decay_rate=0.3,
-            staircase=True,
-        ),
-        "inverse_time": dict(
-            initial_learning_rate=peak, decay_steps=tenth, decay_rate=0.5
-        ),
-        "piecewise": dict(
-            boundaries=[total // 2, 3 * total // 4],
-            values=[peak, peak / 10, peak / 100],
-        ),
-        "polynomial": dict(
-            initial_learning_rate=peak,
-            decay_steps=total,
-            end_learning_rate=peak / 100,
-            power=2.0,
-        ),
-        "cosine": dict(
-            initial_learning_rate=0.0,
-            decay_steps=total - tenth,
-            warmup_target=peak,
-            warmup_steps=tenth,
-        ),
-        "cosine_restarts": dict(
-            initial_learning_rate=peak, first_decay_steps=total // 7, t_mul=2.0
-        ),
-        "linear_cosine": dict(
-            initial_learning_rate=peak, decay_steps=total, num_periods=2.0
-        ),
-        "noisy_linear_cosine": dict(
-            initial_learning_rate=peak,
-            decay_steps=total,
-            initial_variance=0.1,
-            seed=0,
-        ),
-        "cyclical": dict(
-            initial_learning_rate=peak / 10,
-            maximal_learning_rate=peak,
-            step_size=tenth,
-            mode="triangular2",
-        ),
-        "one_cycle": dict(maximal_learning_rate=peak, total_steps=total),
-        "warmup_stable_decay": dict(
-            peak_learning_rate=peak,
-            warmup_steps=tenth,
-            stable_steps=total - 3 * tenth,
-            decay_steps=2 * tenth,
-            decay_shape="1-sqrt",
-        ),
-        "inverse_sqrt": dict(peak_learning_rate=peak, warmup_steps=tenth),
+        name: for_run(name, total, PEAK, warmup_steps=total // 10)
+        for name in RUN_SIZES
     }
 
 
@@ -93,8 +43,7 @@ def print_table(total):
     header = "schedule".ljust(22) + "".join(f"{s:>11}" for s in steps)
     print(header)
     print("-" * len(header))
-    for name, arguments in schedule_arguments(total).items():
-        schedule = schedules.get(name, **arguments)
+    for name, schedule in sized(total).items():
         row = "".join(f"{float(schedule(s)):>11.2e}" for s in steps)
         print(name.ljust(22) + row)
     print()
@@ -147,8 +96,7 @@ def main(argv=None):
     print(f"Backend: {keras.backend.backend()}; horizon {args.steps} steps")
     print_table(args.steps)
     print()
-    for name, arguments in schedule_arguments(args.steps).items():
-        schedule = schedules.get(name, **arguments)
+    for name, schedule in sized(args.steps).items():
         next_lr = fit_with(schedule, args.fit_updates)
         expected = float(schedule(args.fit_updates))
         status = (

@@ -21,7 +21,8 @@ def free_port():
 
 @contextlib.contextmanager
 def tensorboard_server(logdir, *arguments):
-    """Yields a function get(path, **query) -> parsed JSON of the server."""
+    """Yields a function get(path, body=None, **query) -> the server's
+    parsed JSON answer (a POST of `body` as JSON when given)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -40,11 +41,18 @@ def tensorboard_server(logdir, *arguments):
         stderr=subprocess.PIPE,
     )
 
-    def get(path, **query):
+    def get(path, body=None, **query):
         url = f"http://127.0.0.1:{port}{path}"
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        with urllib.request.urlopen(url, timeout=10) as response:
+        request = urllib.request.Request(url)
+        if body is not None:
+            request = urllib.request.Request(
+                url,
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     try:

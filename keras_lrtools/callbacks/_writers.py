@@ -97,10 +97,10 @@ class ScalarWriter:
     """Writes scalar events into one new event file in `logdir`.
 
     `scalar(tag, value, step)`, `scalars(step, values, wall_time=None)`,
-    `flush()`, `close()`. Points are kept in memory until `flush()` (or
-    until 1024 are pending) and then written with one `write` call; a
-    file is never overwritten (each writer creates a new, uniquely named
-    one, like TensorFlow's).
+    `summary(serialized_summary, step)`, `flush()`, `close()`. Points
+    are kept in memory until `flush()` (or until 1024 are pending) and
+    then written with one `write` call; a file is never overwritten (each
+    writer creates a new, uniquely named one, like TensorFlow's).
     """
 
     PENDING_LIMIT = 1024
@@ -167,13 +167,16 @@ class ScalarWriter:
         for tag, value in values.items():
             before, after = self._value_parts(tag)
             chunks += [before, struct.pack("<f", float(value)), after]
-        summary = b"".join(chunks)
+        self.summary(b"".join(chunks), step, wall_time)
+
+    def summary(self, serialized, step=0, wall_time=None):
+        """Queues a serialized `Summary` proto (any plugin's) at `step`."""
         self._pending.append(
             b"\x09"
             + struct.pack("<d", time.time() if wall_time is None else wall_time)
             # Like protobuf, no step field for step 0 (its default).
             + (b"\x10" + _varint(int(step)) if step else b"")
-            + _length_delimited(5, summary)
+            + _length_delimited(5, serialized)
         )
         if len(self._pending) >= self.PENDING_LIMIT:
             self.flush()

@@ -64,7 +64,7 @@ def main(argv):
         return built
 
     recipe.prepare_run = keep_model
-    status = recipe.main(argv[1:])
+    status = recipe.main(recipe.signs_arguments.parse_arguments(argv[1:]))
     state = {"status": status}
     if trained:
         model = trained[-1]

@@ -99,9 +99,10 @@ def _check_recipe(completed, log_dir, replicas, scale):
     (run,) = [p for p in Path(log_dir).iterdir() if p.is_dir()]
     settings = json.loads((run / "run.json").read_text())
     assert settings["global_batch_size"] == 64
-    assert settings["arguments"]["warmup_target"] == pytest.approx(3e-4 * scale)
-    recipe = _recipe()
-    schedule, _ = recipe.make_schedule("cosine", settings["arguments"])
+    assert settings["peak_learning_rate"] == pytest.approx(3e-4 * scale)
+    from keras_lrtools.schedules import CosineDecay
+
+    schedule = CosineDecay(**settings["arguments"])
     logged = read_scalars(run / "train")["learning_rate"]
     assert [step for step, _ in logged] == list(range(9))
     np.testing.assert_allclose(
@@ -209,7 +210,7 @@ def test_multiworker_chief_and_the_keras_bug_that_blocks_fit():
 def test_recipe_refuses_multiworker_with_the_reason(capsys):
     recipe = _recipe()
     with pytest.raises(SystemExit) as raised:
-        recipe.parse_arguments(["--strategy", "multiworker"])
+        recipe.signs_arguments.parse_arguments(["--strategy", "multiworker"])
     assert raised.value.code == 2
     error = capsys.readouterr().err
     assert "keras-team/keras#20585" in error

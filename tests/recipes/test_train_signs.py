@@ -5,12 +5,8 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import keras
@@ -19,8 +15,11 @@ import pytest
 
 from tests.callbacks.helpers import read_scalars
 from tests.cli import assert_usage_error
+from tests.tensorboard_server import tensorboard_server
+from tests.tensorboard_server import wait_for
 
-RECIPE = Path(__file__).parents[2] / "recipes" / "train_signs.py"
+RECIPES = Path(__file__).parents[2] / "recipes"
+RECIPE = RECIPES / "train_signs.py"
 RESULT = re.compile(
     r"^RESULT schedule=(\S+) model=(\S+) epochs=(\d+) "
     r"train_accuracy=([\d.]+) test_accuracy=([\d.]+) seconds=([\d.]+)$",
@@ -29,6 +28,9 @@ RESULT = re.compile(
 
 
 def _recipe():
+    """recipes/train_signs.py as a module (its modules beside it)."""
+    if str(RECIPES) not in sys.path:
+        sys.path.insert(0, str(RECIPES))
     spec = importlib.util.spec_from_file_location("train_signs", RECIPE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -36,7 +38,12 @@ def _recipe():
 
 
 def _run(argv, capsys):
-    code = _recipe().main(argv)
+    """main() as the command line runs it; (exit status, output)."""
+    recipe = _recipe()
+    try:
+        code = recipe.main(recipe.signs_arguments.parse_arguments(argv))
+    except SystemExit as exit_:
+        code = exit_.code
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
@@ -120,25 +127,88 @@ def test_list_prints_every_schedule_with_its_defaults(capsys):
         assert re.search(rf"^  {name} +[+ ] \w+", out, re.MULTILINE), name
 
 
+def _command_line(argv, cwd, hidden=("keras", "tensorflow"), env=None):
+    """The recipe run as `python recipes/train_signs.py ARGV` with the
+    modules `hidden` not importable (sys.modules[name] = None): an error
+    it reports before Keras starts does not need them."""
+    script = (
+        f"import runpy, sys; sys.modules.update(dict.fromkeys({hidden!r})); "
+        f"sys.path.insert(0, {str(RECIPES)!r}); "
+        f"sys.argv = ['train_signs.py', *{argv!r}]; "
+        f"runpy.run_path({str(RECIPE)!r}, run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
+        (["--epochs", "-3"], "--epochs must be a positive integer, got -3"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--warmup-epochs", "150"], "--warmup-epochs must be >= 0 and bel"),
+        (["--data-dir", "/no/such/folder"], "does not exist. Hint:"),
+        (["--set", "nonsense"], "--set expects NAME=VALUE, got 'nonsense'"),
+        (["--lr", "-0.1"], "--lr must be a positive number or 'auto', got"),
+        (["--lr", "nan"], "--lr must be a positive number or 'auto', got"),
+        (
+            ["--schedule", "constant", "--set", "learning_rate=-0.001"],
+            "--set learning_rate must be a finite number >= 0, got -0.001",
+        ),
+        (
+            ["--set", "warmup_target=Infinity"],
+            "--set warmup_target must be a finite number >= 0, got inf",
+        ),
+        (["--set", "values=[1, -2]"], "--set values must be a finite"),
+        (["--seeds", "1,x"], "--seeds must be integers separated by commas"),
+        (["--seeds", "1,1", "--schedule", "all"], "must be distinct"),
+        (["--seeds", "1,2"], "--seeds is for --schedule all"),
+        (["--log-dir", "a_file"], "--log-dir 'a_file': "),
+        (["--log-dir", "a_file/logs"], "--log-dir 'a_file/logs': "),
+        (["--strategy", "mirrored"], "needs KERAS_BACKEND=tensorflow"),
+    ],
+)
+def test_bad_arguments_are_one_line_before_keras_starts(
+    argv, message, tmp_path
+):
+    (tmp_path / "a_file").write_text("a user's file")
+    backend = {"KERAS_BACKEND": "jax"} if "mirrored" in argv else {}
+    result = _command_line(argv, tmp_path, env=backend)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("train_signs.py: error: ") and message in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    assert (tmp_path / "a_file").read_text() == "a user's file"
+
+
+def test_an_int_rate_is_a_number():
+    args = _recipe().signs_arguments.parse_arguments(
+        ["--schedule", "constant", "--set", "learning_rate=1", "--lr", "2"]
+    )
+    assert args.overrides == {"learning_rate": 1.0} and args.lr == 2.0
+    assert type(args.overrides["learning_rate"]) is float
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (
             ["--schedule", "cosine_annealing"],
-            "unknown schedule 'cosine_annealing'",
+            "unknown schedule 'cosine_annealing'. Choose one of: constant,",
         ),
-        (["--epochs", "0"], "--epochs must be a positive integer"),
-        (["--epochs", "-3"], "--epochs must be a positive integer"),
-        (["--data-dir", "/no/such/folder"], "does not exist. Hint:"),
-        (
-            ["--schedule", "cosine", "--set", "nonsense"],
-            "--set expects NAME=VALUE",
-        ),
-        (["--lr", "-0.1"], "--lr must be a positive number"),
+        (["--set", "alpha=-1"], "`alpha` must be"),
+        (["--schedule", "piecewise", "--set", "values=[1]"], "`values`"),
     ],
 )
-def test_bad_arguments_exit_with_a_message_and_no_traceback(argv, message):
-    assert_usage_error([str(RECIPE), *argv], message)
+def test_bad_schedules_are_one_line_before_data_loads(argv, message):
+    assert_usage_error([str(RECIPE), *argv, "--data-dir", "/"], message)
 
 
 def test_unknown_schedule_argument_is_explained(tmp_path, capsys):
@@ -156,6 +226,8 @@ def test_unknown_schedule_argument_is_explained(tmp_path, capsys):
     )
     assert code == 2
     assert "has no argument 'gamma'" in output
+    assert output.count("\n") == 1 and "Traceback" not in output
+    assert not list(tmp_path.iterdir())  # no folder left behind
 
 
 def test_a_collapsing_rate_is_reproduced_and_caught(tmp_path, capsys):
@@ -180,43 +252,92 @@ def test_a_collapsing_rate_is_reproduced_and_caught(tmp_path, capsys):
     assert "lower the learning rate" in out
 
 
-def test_sweep_writes_a_table_a_csv_and_a_figure(tmp_path, capsys):
-    code, out = _run(
-        [
-            "--smoke",
-            "--schedule",
-            "all",
-            "--epochs",
-            "1",
-            "--log-dir",
-            str(tmp_path),
-        ],
-        capsys,
-    )
+def _hparams_sessions(get):
+    try:
+        groups = get(
+            "/data/plugin/hparams/session_groups",
+            body={
+                "experimentName": "",
+                "startIndex": 0,
+                "sliceSize": 100,
+                "allowedStatuses": [
+                    "STATUS_UNKNOWN",
+                    "STATUS_SUCCESS",
+                    "STATUS_FAILURE",
+                    "STATUS_RUNNING",
+                ],
+                "colParams": [],
+            },
+        )["sessionGroups"]
+    except OSError:  # not loaded yet
+        return {}
+    return {
+        session["name"]: (group["hparams"], session["metricValues"])
+        for group in groups
+        for session in group["sessions"]
+    }
+
+
+def test_sweep_on_two_seeds_reports_medians_and_fills_hparams(tmp_path, capsys):
+    argv = ["--smoke", "--schedule", "all", "--epochs", "2", "--seeds", "1,2"]
+    code, out = _run([*argv, "--log-dir", str(tmp_path)], capsys)
     assert code == 0
-    recipe = _recipe()
-    assert len(RESULT.findall(out)) == len(recipe.SCHEDULE_NAMES)
+    names = _recipe().signs_schedules.NAMES
+    assert len(names) == 15
+    assert len(RESULT.findall(out)) == 2 * len(names)
     sweep = _only_run(tmp_path)
+    with open(sweep / "runs.csv") as file:
+        runs = list(csv.DictReader(file))
     with open(sweep / "summary.csv") as file:
         rows = list(csv.DictReader(file))
-    assert [r["schedule"] for r in rows] == list(recipe.SCHEDULE_NAMES)
+    assert [r["schedule"] for r in rows] == list(names)
+    for row in rows:
+        mine = [r for r in runs if r["schedule"] == row["schedule"]]
+        assert [r["seed"] for r in mine] == ["1", "2"]
+        for column in ("final_test_accuracy", "best_test_accuracy"):
+            values = [float(r[column]) for r in mine]
+            assert float(row[column]) == pytest.approx(
+                np.median(values), abs=1e-3
+            )
+            assert float(row[f"{column}_min"]) == min(values)
+            assert float(row[f"{column}_max"]) == max(values)
     table = (sweep / "summary.md").read_text()
-    assert table.count("\n") == len(recipe.SCHEDULE_NAMES) + 2
+    assert table.count("\n") == len(names) + 2
     from PIL import Image
 
     with Image.open(sweep / "summary.png") as figure:
         assert figure.size[0] > 800 and figure.size[1] > 600
 
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _get_json(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return json.loads(response.read())
+    # TensorBoard's HParams dashboard lists every run with its metrics.
+    with tensorboard_server(sweep) as get:
+        sessions = wait_for(
+            lambda: _hparams_sessions(get),
+            lambda found: len(found) == 2 * len(names),
+        )
+        experiment = get("/data/plugin/hparams/experiment", body={})
+    assert {info["name"] for info in experiment["hparamInfos"]} == {
+        "schedule",
+        "peak_learning_rate",
+        "warmup_epochs",
+        "seed",
+        "batch_size",
+        "model",
+    }
+    assert len(experiment["metricInfos"]) == 5
+    by_run = {r["schedule"] + "-seed" + r["seed"]: r for r in runs}
+    assert set(sessions) == set(by_run)
+    for run_name, (hparams, metrics) in sessions.items():
+        run = by_run[run_name]
+        assert hparams["schedule"] == run["schedule"]
+        assert hparams["seed"] == float(run["seed"])
+        assert hparams["model"] == "mlp" and hparams["batch_size"] == 32
+        values = {m["name"]["tag"]: m["value"] for m in metrics}
+        assert values["final_test_accuracy"] == pytest.approx(
+            float(run["final_test_accuracy"]), abs=5e-4
+        )
+        assert {"best_test_accuracy", "final_loss", "wall_seconds"} <= set(
+            values
+        )
 
 
 def test_tensorboard_serves_the_runs_per_step_scalars(tmp_path, capsys):
@@ -226,75 +347,46 @@ def test_tensorboard_serves_the_runs_per_step_scalars(tmp_path, capsys):
     )
     assert code == 0
     run = _only_run(tmp_path)
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tensorboard.main",
-            "--logdir",
-            str(tmp_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--load_fast",
-            "false",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/data/plugin/scalars"
     train_run = f"{run.name}/train"
-    try:
-        deadline = time.monotonic() + 90
-        tags = {}
-        while time.monotonic() < deadline:
-            try:
-                tags = _get_json(f"{base}/tags")
-                if "learning_rate" in tags.get(train_run, {}):
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
-        assert {
-            "learning_rate",
-            "loss",
-            "accuracy",
-            "adam_effective_learning_rate",
-        } <= set(tags[train_run])
 
-        def series(tag):
-            query = urllib.parse.urlencode({"run": train_run, "tag": tag})
-            return _get_json(f"{base}/scalars?{query}")
+    def series(get, tag):
+        try:
+            return get("/data/plugin/scalars/scalars", run=train_run, tag=tag)
+        except OSError:  # not loaded yet
+            return []
 
-        points = series("learning_rate")
-        assert [step for _, step, _ in points] == list(range(18))
-        config = json.loads((run / "run.json").read_text())
-        from keras_lrtools.schedules import CosineDecay
-
-        schedule = CosineDecay(
-            config["arguments"].pop("initial_learning_rate"),
-            config["arguments"].pop("decay_steps"),
-            **config["arguments"],
+    with tensorboard_server(tmp_path, "--load_fast", "false") as get:
+        points = wait_for(
+            lambda: series(get, "learning_rate"), lambda p: len(p) == 18
         )
-        np.testing.assert_allclose(
-            [value for _, _, value in points],
-            [float(schedule(k)) for k in range(18)],
-            # Logged from one vectorized call: jax's array cos can differ
-            # from its scalar one in the last bit, and near the floor
-            # 1 + cos(pi * f) cancels, so a few ulps show as 1e-6.
-            rtol=1e-5,
-        )
-        assert [s for _, s, _ in series("loss")] == list(range(18))
-        assert [s for _, s, _ in series("accuracy")] == list(range(18))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        tags = get("/data/plugin/scalars/tags")[train_run]
+        loss = series(get, "loss")
+        accuracy = series(get, "accuracy")
+    assert {
+        "learning_rate",
+        "loss",
+        "accuracy",
+        "adam_effective_learning_rate",
+    } <= set(tags)
+    assert [step for _, step, _ in points] == list(range(18))
+    config = json.loads((run / "run.json").read_text())
+    from keras_lrtools.schedules import CosineDecay
+
+    schedule = CosineDecay(**config["arguments"])
+    np.testing.assert_allclose(
+        [value for _, _, value in points],
+        [float(schedule(k)) for k in range(18)],
+        # Logged from one vectorized call: jax's array cos can differ
+        # from its scalar one in the last bit, and near the floor
+        # 1 + cos(pi * f) cancels, so a few ulps show as 1e-6.
+        rtol=1e-5,
+    )
+    assert [s for _, s, _ in loss] == list(range(18))
+    assert [s for _, s, _ in accuracy] == list(range(18))
 
 
 def test_the_device_is_named():
-    backend, on_gpu, text = _recipe().device_description()
+    backend, on_gpu, text = _recipe().signs_strategy.device_description()
     assert backend == keras.backend.backend()
     assert text.startswith("GPU" if on_gpu else "CPU")
 
@@ -302,24 +394,13 @@ def test_the_device_is_named():
 def test_a_backend_that_is_not_installed_is_one_line(tmp_path):
     """KERAS_BACKEND=jax with only the main install: exit 2, one line,
     before Keras is imported (sys.modules[name] = None hides jax)."""
-    script = (
-        "import runpy, sys; sys.modules['jax'] = None; "
-        f"sys.argv = ['train_signs.py']; runpy.run_path({str(RECIPE)!r}, "
-        "run_name='__main__')"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-        cwd=tmp_path,
-    )
+    result = _command_line([], tmp_path, ("jax",), {"KERAS_BACKEND": "jax"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "train_signs.py: error: KERAS_BACKEND=jax, but jax is not installed "
         "(pip install jax)."
     ]
+    assert not list(tmp_path.iterdir())
 
 
 def test_find_lr_alone_writes_its_plot_into_an_lr_find_folder(tmp_path, capsys):

@@ -1,0 +1,225 @@
+"""What train_signs.py reports: progress lines, a run's summary and
+HParams metrics, and the sweep's Markdown table, CSV files and figure.
+
+A sweep's row per schedule gives the median over its seeds and, where
+the seeds differ, the spread (lowest-highest) in brackets. `runs.csv` has
+every run.
+"""
+
+import csv
+import math
+import os
+import statistics
+
+import keras
+import numpy as np
+
+COURSE_TEST_ACCURACY = 0.717  # the course's 1500 epochs at 1e-4
+REACHED = f"epochs_to_{COURSE_TEST_ACCURACY}"
+# Column, the summary's key, decimals (None: an epoch count).
+MEASURES = [
+    ("final_test_accuracy", "test_accuracy", 3),
+    ("best_test_accuracy", "best_test_accuracy", 3),
+    (REACHED, "epochs_to_course_accuracy", None),
+    ("train_accuracy", "train_accuracy", 3),
+    ("seconds", "seconds", 1),
+]
+
+
+class Progress(keras.callbacks.Callback):
+    """Prints a line every `every` epochs and keeps the epochs' record."""
+
+    def __init__(self, every, epochs):
+        super().__init__()
+        self.every, self.epochs = every, epochs
+        self.learning_rates, self.test_accuracy, self.losses = [], [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # The LR of the epoch's first update (plateau scale included).
+        rate = self.model.optimizer.learning_rate
+        self.learning_rates.append(float(keras.ops.convert_to_numpy(rate)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.losses.append(float(logs["loss"]))
+        self.test_accuracy.append(float(logs.get("val_accuracy", 0.0)))
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs:
+            print(
+                f"  epoch {epoch + 1:>5}/{self.epochs}  mean_loss "
+                f"{logs['loss']:.4f}  mean_train_acc {logs['accuracy']:.3f}  "
+                f"test_acc {self.test_accuracy[-1]:.3f}  lr "
+                f"{self.learning_rates[-1]:.3g}",
+                flush=True,
+            )
+
+
+def summarize(
+    settings, progress, guard, train_accuracy, test_accuracy, seconds
+):
+    """One run's summary (summary.json), with its HParams."""
+    accuracies = progress.test_accuracy
+    reached = [
+        epoch
+        for epoch, accuracy in enumerate(accuracies, 1)
+        if accuracy >= COURSE_TEST_ACCURACY
+    ]
+    hparams = {
+        key: settings[key]
+        for key in ("schedule", "peak_learning_rate", "warmup_epochs")
+    }
+    hparams.update(
+        seed=settings["seed"],
+        batch_size=settings["global_batch_size"],
+        model=settings["model"],
+    )
+    return dict(
+        schedule=settings["schedule"],
+        seed=settings["seed"],
+        model=settings["model"],
+        epochs=len(progress.losses),
+        train_accuracy=float(train_accuracy),
+        test_accuracy=float(test_accuracy),
+        best_test_accuracy=max(accuracies, default=0.0),
+        epochs_to_course_accuracy=reached[0] if reached else None,
+        final_loss=progress.losses[-1] if progress.losses else None,
+        seconds=seconds,
+        guard=[d.symptom for d in guard.diagnoses] if guard else [],
+        learning_rates=progress.learning_rates,
+        test_accuracies=accuracies,
+        hparams=hparams,
+    )
+
+
+def metrics(summary):
+    """The run's metrics in TensorBoard's HParams dashboard."""
+    return {
+        "final_test_accuracy": summary["test_accuracy"],
+        "best_test_accuracy": summary["best_test_accuracy"],
+        REACHED: summary["epochs_to_course_accuracy"],
+        "final_loss": summary["final_loss"],
+        "wall_seconds": summary["seconds"],
+    }
+
+
+def _number(summary, key):
+    value = summary[key]
+    return math.inf if value is None else value  # never reached
+
+
+def _text(value, decimals):
+    if math.isinf(value):
+        return "never"
+    return f"{value:.{decimals}f}" if decimals else f"{value:g}"
+
+
+def aggregate(summaries):
+    """One row per schedule, in sweep order: median, lowest, highest."""
+    by_schedule = {}
+    for summary in summaries:
+        by_schedule.setdefault(summary["schedule"], []).append(summary)
+    rows = []
+    for name, runs in by_schedule.items():
+        row = {"schedule": name, "seeds": [r["seed"] for r in runs]}
+        for column, key, _ in MEASURES:
+            values = sorted(_number(r, key) for r in runs)
+            row[column] = (statistics.median(values), values[0], values[-1])
+        row["guard"] = sorted({s for r in runs for s in r["guard"]})
+        rows.append(row)
+    return rows
+
+
+def write_report(folder, summaries):
+    """summary.md, summary.csv, runs.csv and summary.png in `folder`;
+    returns the Markdown table."""
+    rows = aggregate(summaries)
+    several = any(len(row["seeds"]) > 1 for row in rows)
+    header = ["schedule", *(c for c, _, _ in MEASURES), "guard"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for row in rows:
+        cells = [row["schedule"]]
+        for column, _, decimals in MEASURES:
+            middle, low, high = row[column]
+            cell = _text(middle, decimals)
+            if several and low != high:
+                cell += f" ({_text(low, decimals)}-{_text(high, decimals)})"
+            cells.append(cell)
+        cells.append(",".join(row["guard"]) or "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(folder, "summary.md"), "w") as file:
+        file.write(table)
+    _write_csv(
+        os.path.join(folder, "summary.csv"),
+        ["schedule", "seeds"]
+        + [f"{c}{s}" for c, _, _ in MEASURES for s in ("", "_min", "_max")]
+        + ["guard"],
+        [
+            [row["schedule"], len(row["seeds"])]
+            + [_text(v, d or 0) for c, _, d in MEASURES for v in row[c]]
+            + [",".join(row["guard"]) or "-"]
+            for row in rows
+        ],
+    )
+    _write_csv(
+        os.path.join(folder, "runs.csv"),
+        ["schedule", "seed", *(c for c, _, _ in MEASURES), "guard"],
+        [
+            [s["schedule"], s["seed"]]
+            + [_text(_number(s, key), d or 0) for _, key, d in MEASURES]
+            + [",".join(s["guard"]) or "-"]
+            for s in summaries
+        ],
+    )
+    _plot(os.path.join(folder, "summary.png"), summaries)
+    return table
+
+
+def _write_csv(path, header, rows):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _plot(path, summaries):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 9), sharex=True)
+    colors = plt.get_cmap("tab20").colors
+    names = list(dict.fromkeys(s["schedule"] for s in summaries))
+    for summary in summaries:
+        index = names.index(summary["schedule"])
+        color = colors[index % len(colors)]
+        first = summary is next(
+            s for s in summaries if s["schedule"] == summary["schedule"]
+        )
+        epochs = np.arange(1, len(summary["learning_rates"]) + 1)
+        if first:  # the schedule is the same on every seed
+            top.plot(
+                epochs,
+                summary["learning_rates"],
+                color=color,
+                label=summary["schedule"],
+            )
+        bottom.plot(
+            epochs, summary["test_accuracies"], color=color, linewidth=0.8
+        )
+    top.set_yscale("log")
+    top.set_ylabel("learning rate (first update of the epoch)")
+    top.legend(ncol=3, fontsize=8)
+    bottom.axhline(
+        COURSE_TEST_ACCURACY,
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        label=f"course: {COURSE_TEST_ACCURACY}",
+    )
+    bottom.set_ylabel("test accuracy (every seed)")
+    bottom.set_xlabel("epoch")
+    bottom.legend(fontsize=8)
+    figure.suptitle("SIGNS, course MLP with Adam: schedules compared")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

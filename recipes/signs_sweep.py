@@ -1,0 +1,60 @@
+"""`--schedule all`: every schedule on every seed, one report.
+
+Each run writes its logs (and its HParams session) into its own folder of
+the sweep; the sweep's folder gets the HParams experiment (which
+hyperparameters and metrics the dashboard shows) and the report.
+"""
+
+import os
+
+import signs_report
+
+from keras_lrtools.hparams import log_experiment
+
+# What the HParams dashboard shows of each run (train_signs.hparams_of).
+HPARAMS = (
+    "schedule",
+    "peak_learning_rate",
+    "warmup_epochs",
+    "seed",
+    "batch_size",
+    "model",
+)
+METRICS = (
+    "final_test_accuracy",
+    "best_test_accuracy",
+    signs_report.REACHED,
+    "final_loss",
+    "wall_seconds",
+)
+
+
+def run_folder(sweep, name, seeds, seed):
+    """`<sweep>/<name>`, or `<sweep>/<name>-seed<k>` with several seeds."""
+    return os.path.join(
+        sweep, name if len(seeds) == 1 else f"{name}-seed{seed}"
+    )
+
+
+def run_sweep(sweep, names, seeds, train):
+    """Trains `train(name, seed, folder)` for every name and seed; writes
+    the HParams experiment and the report; returns the summaries."""
+    summaries = []
+    for name in names:
+        for seed in seeds:
+            print(f"-- {name}, seed {seed}", flush=True)
+            folder = run_folder(sweep, name, seeds, seed)
+            summaries.append(train(name, seed, folder))
+    log_experiment(
+        sweep,
+        {key: [s["hparams"][key] for s in summaries] for key in HPARAMS},
+        METRICS,
+    )
+    table = signs_report.write_report(sweep, summaries)
+    print(table)
+    print(
+        f"Report: {os.path.join(sweep, 'summary.md')}, summary.csv, "
+        "runs.csv, summary.png; HParams: "
+        f"tensorboard --logdir {sweep}"
+    )
+    return summaries
