@@ -60,13 +60,15 @@ def log_experiment(log_dir, hparams, metrics):
     for name, values in hparams.items():
         domain = None
         if values is not None:
-            values = check_sequence(f"hparams[{name!r}]", values, min_length=1)
             try:
+                if not isinstance(values, list | tuple) or not values:
+                    raise TypeError
                 domain = hp.Discrete(sorted(set(values)))
             except (TypeError, ValueError):
                 raise TypeError(
-                    f"Argument `hparams[{name!r}]` must list strings, "
-                    f"numbers or bools of one kind. Received: {values!r}"
+                    "Argument `hparams` must map each name to a list of "
+                    "strings, numbers or bools of one kind. Received: "
+                    f"hparams[{name!r}]={values!r}"
                 ) from None
         infos.append(hp.HParam(name, domain))
     summary = hp.hparams_config_pb(infos, [hp.Metric(m) for m in metrics])
@@ -99,8 +101,8 @@ def log_session(log_dir, hparams, metrics):
     for name, value in hparams.items():
         if not isinstance(value, str | numbers.Real):
             raise TypeError(
-                f"Argument `hparams[{name!r}]` must be a string, number or "
-                f"bool. Received: {value!r}"
+                "Argument `hparams` must map each name to a string, number "
+                f"or bool. Received: hparams[{name!r}]={value!r}"
             )
     kept = {}
     for name, value in metrics.items():
@@ -108,8 +110,8 @@ def log_session(log_dir, hparams, metrics):
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(
-                f"Argument `metrics[{name!r}]` must be a number or None. "
-                f"Received: {value!r}"
+                "Argument `metrics` must map each name to a number or None. "
+                f"Received: metrics[{name!r}]={value!r}"
             )
         if not math.isnan(value):
             kept[name] = float(value)

@@ -82,6 +82,10 @@ def summarize(
         epochs_to_course_accuracy=reached[0] if reached else None,
         final_loss=progress.losses[-1] if progress.losses else None,
         seconds=seconds,
+        updates_per_second=len(progress.losses)
+        * settings["total_steps"]
+        / settings["epochs"]
+        / seconds,
         guard=[d.symptom for d in guard.diagnoses] if guard else [],
         learning_rates=progress.learning_rates,
         test_accuracies=accuracies,

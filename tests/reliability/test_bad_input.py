@@ -136,6 +136,23 @@ TARGETS = [
         ),
         {"steps": "positive_int", "log_scale": "bool"},
     ),
+    (
+        "schedules.for_run",
+        lambda **kw: S.for_run(
+            **{
+                "name": "cosine",
+                "total_steps": 100,
+                "peak_learning_rate": 0.1,
+                **kw,
+            }
+        ),
+        {
+            "name": "choice",
+            "total_steps": "positive_int",
+            "peak_learning_rate": "rate",
+            "warmup_steps": "non_negative_int",
+        },
+    ),
 ]
 # Zero is valid for these (only negatives are out of range).
 ZERO_ALLOWED = {("ReduceLROnPlateau", "min_lr")}
@@ -183,6 +200,71 @@ EXTRA = [
         "/nonexistent/signs",
         signs.SignsDataError,
     ),
+]
+
+
+def _log(function, **kw):
+    arguments = {"log_dir": "/tmp/unused", "hparams": {}, "metrics": ["m"]}
+    if function is keras_lrtools.hparams.log_session:
+        arguments["metrics"] = {"m": 0.5}
+    return function(**{**arguments, **kw})
+
+
+EXPERIMENT = keras_lrtools.hparams.log_experiment
+SESSION = keras_lrtools.hparams.log_session
+EXTRA += [
+    (
+        "schedules.for_run",
+        lambda **kw: S.for_run("cosine", 10, **kw),
+        "peak_learning_rate",
+        0.0,
+        V,
+    ),
+    (
+        "schedules.for_run",
+        lambda **kw: S.for_run("cosine", 10, 0.1, **kw),
+        "warmup_steps",
+        10,
+        V,
+    ),
+    (
+        "log_experiment",
+        lambda **kw: _log(EXPERIMENT, **kw),
+        "hparams",
+        ["schedule"],
+        T,
+    ),
+    (
+        "log_experiment",
+        lambda **kw: _log(EXPERIMENT, **kw),
+        "hparams",
+        {"": None},
+        T,
+    ),
+    (
+        "log_experiment",
+        lambda **kw: _log(EXPERIMENT, **kw),
+        "hparams",
+        {"seed": [1, "two"]},
+        T,
+    ),
+    ("log_experiment", lambda **kw: _log(EXPERIMENT, **kw), "metrics", [], V),
+    ("log_experiment", lambda **kw: _log(EXPERIMENT, **kw), "metrics", [3], T),
+    (
+        "log_session",
+        lambda **kw: _log(SESSION, **kw),
+        "hparams",
+        {"model": ["mlp"]},
+        T,
+    ),
+    (
+        "log_session",
+        lambda **kw: _log(SESSION, **kw),
+        "metrics",
+        {"accuracy": "high"},
+        T,
+    ),
+    ("log_session", lambda **kw: _log(SESSION, **kw), "metrics", [0.5], T),
 ]
 CASES += EXTRA
 
