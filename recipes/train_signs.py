@@ -147,7 +147,15 @@ def train(name, seed, args, data, log_dir, batch_size, lr=None):
         name, seed, args, data, log_dir, batch_size, lr
     )
     start = time.perf_counter()
-    model.fit(**fit_arguments)
+    try:
+        model.fit(**fit_arguments)
+    except KeyboardInterrupt:
+        for callback in fit_arguments["callbacks"]:
+            if isinstance(callback, StepTensorBoard):
+                callback.on_train_end()  # writes what it holds
+        update = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        message = f"at update {update}; logs kept in {log_dir}"
+        raise Interrupted(message) from None
     seconds = time.perf_counter() - start
 
     (x_train, y_train), (x_test, y_test) = data
@@ -176,14 +184,23 @@ def find_rate(args, data, folder):
     return signs_finder.find_rate(model, args, data, folder)
 
 
+class Interrupted(Exception):
+    """Ctrl-C during training: where, and where the logs are."""
+
+
 def main(args):
     if args.list:
         signs_schedules.print_list()
         return 0
     signs_schedules.check(args)  # the schedule's own checks, before data
     distribution = signs_strategy.make_distribution(args.strategy)
-    with distribution.scope():
-        return run(args, distribution)
+    try:
+        with distribution.scope():
+            return run(args, distribution)
+    except (Interrupted, KeyboardInterrupt) as interrupt:
+        where = f" {interrupt}" if str(interrupt) else ""
+        print(f"train_signs.py: interrupted{where}", file=sys.stderr)
+        return 130  # 128 + SIGINT, as shells report it
 
 
 def run(args, distribution):

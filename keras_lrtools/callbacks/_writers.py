@@ -97,7 +97,8 @@ class ScalarWriter:
     """Writes scalar events into one new event file in `logdir`.
 
     `scalar(tag, value, step)`, `scalars(step, values, wall_time=None)`,
-    `summary(serialized_summary, step)`, `flush()`, `close()`. Points
+    `summary(serialized_summary, step)`, `session_start(step)`,
+    `flush()`, `close()`. Points
     are kept in memory until `flush()` (or until 1024 are pending) and
     then written with one `write` call; a file is never overwritten (each
     writer creates a new, uniquely named one, like TensorFlow's).
@@ -168,6 +169,19 @@ class ScalarWriter:
             before, after = self._value_parts(tag)
             chunks += [before, struct.pack("<f", float(value)), after]
         self.summary(b"".join(chunks), step, wall_time)
+
+    def session_start(self, step):
+        """Marks where this writer's run (re)starts: TensorBoard then
+        hides the points of earlier files at `step` and after (a run
+        resumed from a backup replays them)."""
+        from tensorboard.compat.proto import event_pb2
+
+        start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+        event = event_pb2.Event(
+            wall_time=time.time(), step=int(step), session_log=start
+        )
+        self._pending.append(event.SerializeToString())
+        self.flush()
 
     def summary(self, serialized, step=0, wall_time=None):
         """Queues a serialized `Summary` proto (any plugin's) at `step`."""

@@ -89,7 +89,16 @@ class StepTensorBoard(keras.callbacks.Callback):
     With `epoch_metrics=True` (the default) it also writes, like Keras's
     `TensorBoard`, the epoch's values as `epoch_loss`, `epoch_accuracy`,
     ..., `epoch_learning_rate` into the run folder and the validation ones
-    into `<log_dir>/validation`, at step = epoch.
+    into `<log_dir>/validation`, on the same x-axis: at the update count
+    the epoch ends with (Keras's uses the epoch's index).
+
+    A run resumed from a backup (`BackupAndRestore`, a checkpoint) replays
+    what followed it; each writer marks where its run starts (a
+    `SessionLog.START` event at the update count of `on_train_begin`), and
+    TensorBoard hides the earlier files' points from there on, so each
+    update is shown once, with the values of the run that went on. They
+    stay in the files. A run started anew (from update 0) into the same
+    folder hides all the old points the same way.
 
     Args:
         log_dir: Folder of the TensorBoard logs. Default "logs".
@@ -159,8 +168,11 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._holders = holders
         self._rates = [_BlockCache() for _ in holders]
         self._corrections = [_BlockCache() for _ in holders]
+        # Where this run starts on the x-axis: points of earlier files from
+        # here on (a killed run's, replayed after a resume) are hidden.
+        self._start_step = self._read_counter()
         if self._writer is None:
-            self._writer = ScalarWriter(self.run_dir)
+            self._writer = self._new_writer(self.run_dir)
         # Found after the first step: the compiled metrics of the
         # tensorflow backend are built only when the step is traced.
         self._trackers = None
@@ -346,6 +358,9 @@ class StepTensorBoard(keras.callbacks.Callback):
         if self._trackers is not None:
             self._drain(final=True)
         if self.epoch_metrics:
+            # At the update count the epoch ends with, like every point.
+            _ = self.model  # on jax, syncs the trainer's state into variables
+            step = self._read_counter()
             # The recorder's own log entry (the last batch's loss; under
             # validation a copy of the loss) is no epoch value: left out.
             recorder = getattr(self, "_recorder", None)
@@ -355,17 +370,22 @@ class StepTensorBoard(keras.callbacks.Callback):
                     continue
                 if key.startswith("val_"):
                     if self._validation_writer is None:
-                        self._validation_writer = ScalarWriter(
+                        self._validation_writer = self._new_writer(
                             os.path.join(self.log_dir, "validation")
                         )
                     self._validation_writer.scalar(
-                        f"epoch_{key[4:]}", float(value), epoch
+                        f"epoch_{key[4:]}", float(value), step
                     )
                 else:
-                    self._writer.scalar(f"epoch_{key}", float(value), epoch)
+                    self._writer.scalar(f"epoch_{key}", float(value), step)
         for writer in (self._writer, self._validation_writer):
             if writer is not None:
                 writer.flush()
+
+    def _new_writer(self, folder):
+        writer = ScalarWriter(folder)
+        writer.session_start(self._start_step)
+        return writer
 
     def on_train_end(self, logs=None):
         for writer in (self._writer, self._validation_writer):

@@ -83,12 +83,14 @@ def unit_data(batches_per_epoch, batch_size=2):
 
 
 def read_scalars(run_dir):
-    """{tag: [(step, value), ...]} read back with tensorboard's reader."""
-    from tensorboard.backend.event_processing import event_accumulator
+    """{tag: [(step, value), ...]} read back with tensorboard's reader:
+    the accumulator its server uses (`--load_fast false`), every point
+    kept, the points a restart (SessionLog.START) hides left out."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator
     from tensorboard.util import tensor_util
 
-    accumulator = event_accumulator.EventAccumulator(
-        str(run_dir), size_guidance={event_accumulator.TENSORS: 0}
+    accumulator = plugin_event_accumulator.EventAccumulator(
+        str(run_dir), tensor_size_guidance={"scalars": 0}
     )
     accumulator.Reload()
     return {
@@ -96,5 +98,5 @@ def read_scalars(run_dir):
             (event.step, float(tensor_util.make_ndarray(event.tensor_proto)))
             for event in accumulator.Tensors(tag)
         ]
-        for tag in accumulator.Tags()[event_accumulator.TENSORS]
+        for tag in accumulator.Tags()["tensors"]
     }

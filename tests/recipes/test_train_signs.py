@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_smoke_run_trains_logs_and_prints_a_result_line(tmp_path, capsys):
         rtol=1e-6,
     )
     validation = read_scalars(run / "validation")
-    assert [s for s, _ in validation["epoch_accuracy"]] == [0, 1, 2]
+    # At the update count each epoch ends with.
+    assert [s for s, _ in validation["epoch_accuracy"]] == [6, 12, 18]
 
 
 def test_the_course_convnet_trains_too(tmp_path, capsys):
@@ -412,3 +414,42 @@ def test_find_lr_alone_writes_its_plot_into_an_lr_find_folder(tmp_path, capsys):
     run = _only_run(tmp_path)
     assert run.name.startswith("lr_find-")
     assert (run / "lr_find.png").stat().st_size > 0
+
+
+def test_ctrl_c_ends_with_one_line_status_130_and_readable_logs(tmp_path):
+    # As a user starts it: TensorFlow's start-up noise filtered.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONUNBUFFERED"] = "1"
+    argv = ["--smoke", "--epochs", "2000", "--print-every", "1"]
+    process = subprocess.Popen(
+        [sys.executable, str(RECIPE), *argv, "--log-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        # A shell's background job ignores SIGINT; Ctrl-C reaches a
+        # foreground one: its default handling, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        for line in process.stdout:
+            if line.startswith("  epoch     3/"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err[-2000:]
+    run = _only_run(tmp_path)
+    assert len(err.splitlines()) == 1, err[-3000:]
+    (line,) = err.splitlines()
+    found = re.fullmatch(
+        rf"train_signs.py: interrupted at update (\d+); logs kept in "
+        rf"{re.escape(str(run))}",
+        line,
+    )
+    assert found, line
+    update = int(found.group(1))
+    steps = [s for s, _ in read_scalars(run / "train")["learning_rate"]]
+    # Every update written up to the last drained one, in order.
+    assert steps == list(range(len(steps))) and 18 <= len(steps) <= update
