@@ -136,8 +136,13 @@ def main(argv=None):
             f"unknown schedule {args.name!r}. Valid names: "
             f"{', '.join(RUN_SIZES)} (see `python -m keras_lrtools list`)."
         )
-    if args.steps is not None and args.steps <= 0:
-        parser.error(f"--steps must be a positive integer, got {args.steps}.")
+    from keras_lrtools.preview import MAX_STEPS
+
+    if args.steps is not None and not 0 < args.steps <= MAX_STEPS:
+        parser.error(
+            f"--steps must be a positive integer <= {MAX_STEPS:,}, got "
+            f"{args.steps}."
+        )
     _check_out(parser, args.out)
     try:
         run, overrides = _parse_parameters(args.name, rest)
@@ -148,7 +153,7 @@ def main(argv=None):
         from keras_lrtools.schedules import SequentialSchedule
 
         schedule = SequentialSchedule([schedule], [])
-    steps = args.steps or int(1.2 * run["total_steps"])
+    steps = args.steps or min(int(1.2 * run["total_steps"]), MAX_STEPS)
     from keras_lrtools.preview import plot_schedule
 
     curves = plot_schedule(

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_lrtools import lr_suggestions
+from keras_lrtools._messages import say
 from keras_lrtools._optimizer_rates import OptimizerSnapshot
 from keras_lrtools._optimizer_rates import model_optimizer
 from keras_lrtools._optimizer_rates import rate_holders
@@ -13,6 +14,7 @@ from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_learning_rate
+from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.schedules import ExponentialDecay
 from keras_lrtools.schedules import PolynomialDecay
@@ -24,6 +26,7 @@ from keras_lrtools.schedules._common import values_at_steps
 MODES = ("exponential", "linear")
 DEFAULT_RULE = "descent_midpoint"
 MIN_STEPS = 5
+MAX_STEPS = 10**6
 
 
 class LRFinderResult:
@@ -182,7 +185,7 @@ def find_learning_rate(
         y: Targets, with array `x`.
         min_lr: Float > 0. First rate. Default 1e-7.
         max_lr: Float > min_lr. Last rate. Default 1.0.
-        num_steps: Int >= 5. Updates of the sweep. Default 100.
+        num_steps: Int, 5 to 10**6. Updates of the sweep. Default 100.
         mode: "exponential" (default) or "linear" spacing.
         batch_size: Int > 0, with array data. Default 32.
         smoothing: Float in [0, 1). EMA factor. Default 0.98.
@@ -190,7 +193,7 @@ def find_learning_rate(
         skip_start: Int >= 0. Points left out of the suggestions at the
             start (the EMA is still settling). Default 10.
         skip_end: Int >= 0. Points left out at the end. Default 5.
-        seed: Int. Seed of the batch order with array data.
+        seed: Int >= 0. Seed of the batch order with array data.
         verbose: 1 prints a line at the end.
 
     Returns:
@@ -212,6 +215,13 @@ def find_learning_rate(
             f"min_lr={min_lr}, max_lr={max_lr}"
         )
     num_steps = check_int("num_steps", num_steps, minimum=MIN_STEPS)
+    if num_steps > MAX_STEPS:
+        raise ValueError(
+            f"Argument `num_steps` must be <= {MAX_STEPS} (a sweep is a few "
+            f"hundred to a few thousand updates). Received: num_steps="
+            f"{num_steps}"
+        )
+    seed = check_non_negative_int("seed", seed)
     mode = check_choice("mode", mode, MODES)
     batch_size = check_positive_int("batch_size", batch_size)
     smoothing = check_float(
@@ -234,7 +244,12 @@ def find_learning_rate(
         )
     model_optimizer(model, "find_learning_rate")  # a clear error first
     batches = _batches(x, y, batch_size, seed)
-    first = next(batches)
+    first = next(batches, None)
+    if first is None:
+        raise ValueError(
+            "Argument `x` must hold at least one batch. Received: an empty "
+            "dataset"
+        )
     if not model.built:
         model(first[0])
     if not model.optimizer.built:
@@ -305,7 +320,7 @@ def find_learning_rate(
         skip_end,
     )
     if verbose:
-        print(
+        say(
             f"LR range test: {len(losses)} updates from {min_lr:g} to "
             f"{rates[len(losses) - 1]:.3g}"
             + (f", stopped ({stop_reason})" if stop_reason else "")

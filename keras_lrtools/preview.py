@@ -1,5 +1,7 @@
 """See what a schedule will do before training with it."""
 
+import os
+
 import numpy as np
 
 from keras_lrtools._validation import check_bool
@@ -9,11 +11,23 @@ from keras_lrtools.schedules import adam_effective_learning_rate
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import values_at_steps
 
+# A preview's points (80 MB of float64 per curve at the bound).
+MAX_STEPS = 10**7
+
+
+def _check_steps(steps):
+    steps = check_positive_int("steps", steps)
+    if steps > MAX_STEPS:
+        raise ValueError(
+            f"Argument `steps` must be <= {MAX_STEPS:,} (one point per "
+            f"update; preview a shorter span). Received: steps={steps}"
+        )
+    return steps
+
 
 def schedule_values(schedule, steps):
     """schedule(k) for k = 0 .. steps - 1, as a float64 NumPy array."""
-    steps = check_positive_int("steps", steps)
-    return values_at_steps(schedule, np.arange(steps))
+    return values_at_steps(schedule, np.arange(_check_steps(steps)))
 
 
 def plot_schedule(
@@ -32,7 +46,7 @@ def plot_schedule(
 
     Args:
         schedules: A `LearningRateSchedule`, or a list of them.
-        steps: Int > 0. Updates to show (steps 0 .. steps - 1).
+        steps: Int, 1 to 10**7. Updates to show (steps 0 .. steps - 1).
         labels: Optional names, one per schedule (default: class names).
         adam_effective: Bool. Also show Adam's effective step size
             lr_t = lr * sqrt(1 - beta_2 ** (k + 1)) / (1 - beta_1 ** (k + 1)).
@@ -72,7 +86,12 @@ def plot_schedule(
             "Argument `labels` must give one distinct name per schedule. "
             f"Received: labels={labels}, {len(schedules)} schedules"
         )
-    steps = check_positive_int("steps", steps)
+    steps = _check_steps(steps)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            "Argument `path` must be a file path (str or os.PathLike). "
+            f"Received: path={path!r}"
+        )
     grid = np.arange(steps)
     curves = {"steps": grid}
     correction = None

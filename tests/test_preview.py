@@ -105,6 +105,10 @@ def test_cli_list_names_every_schedule_with_its_parameters(capsys):
             "`warmup_steps` must be < total_steps (1000)",
         ),
         (
+            ["preview", "cosine", "--steps", str(10**12)],
+            "--steps must be a positive integer <= 10,000,000, got",
+        ),
+        (
             ["preview", "cosine", "--out", "x.xyz"],
             "--out 'x.xyz': the file name must end in one of ",
         ),

@@ -171,9 +171,11 @@ class ScalarWriter:
         self.summary(b"".join(chunks), step, wall_time)
 
     def session_start(self, step):
-        """Marks where this writer's run (re)starts: TensorBoard then
-        hides the points of earlier files at `step` and after (a run
-        resumed from a backup replays them)."""
+        """Marks where this writer's run (re)starts.
+
+        TensorBoard then hides the points of earlier files at `step` and
+        after (a run resumed from a backup replays them).
+        """
         from tensorboard.compat.proto import event_pb2
 
         start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)

@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 
+from keras_lrtools._messages import say
 from keras_lrtools._optimizer_rates import OptimizerSnapshot
 from keras_lrtools._optimizer_rates import per_optimizer
 from keras_lrtools._optimizer_rates import plateau_state
@@ -112,7 +113,9 @@ class LearningRateGuard(keras.callbacks.Callback):
             sparser test only finds them later). Default 1.
         factor: Float in (0, 1). LR multiplier of a restore. Default 0.1.
         max_restores: Int >= 0. Default 3.
-        accuracy_key: Name of the accuracy in the logs. Default "accuracy".
+        accuracy_key: Name of the accuracy in the logs. Default None:
+            "accuracy" when the model logs it. A name given must be one of
+            the model's compiled metrics (checked at `on_train_begin`).
         verbose: 1 prints each finding (default), 0 keeps quiet.
 
     Example:
@@ -134,7 +137,7 @@ class LearningRateGuard(keras.callbacks.Callback):
         probe_every_epochs=1,
         factor=0.1,
         max_restores=3,
-        accuracy_key="accuracy",
+        accuracy_key=None,
         verbose=1,
     ):
         super().__init__()
@@ -166,7 +169,7 @@ class LearningRateGuard(keras.callbacks.Callback):
         self.check_every_batches = check_non_negative_int(
             "check_every_batches", check_every_batches
         )
-        self.sample = None if sample is None else np.asarray(sample)
+        self.sample = None if sample is None else _check_sample(sample)
         self.max_dead_fraction = check_float(
             "max_dead_fraction",
             max_dead_fraction,
@@ -179,12 +182,13 @@ class LearningRateGuard(keras.callbacks.Callback):
         )
         self.factor = check_open_fraction("factor", factor)
         self.max_restores = check_non_negative_int("max_restores", max_restores)
-        if not isinstance(accuracy_key, str):
+        if accuracy_key is not None and not isinstance(accuracy_key, str):
             raise TypeError(
                 "Argument `accuracy_key` must be a string. "
                 f"Received: accuracy_key={accuracy_key!r}"
             )
-        self.accuracy_key = accuracy_key
+        self._given_accuracy_key = accuracy_key
+        self.accuracy_key = accuracy_key or "accuracy"
         self.verbose = check_int("verbose", verbose, minimum=0)
         self.diagnoses = []
 
@@ -196,7 +200,17 @@ class LearningRateGuard(keras.callbacks.Callback):
             "LearningRateGuard",
             scalable=self.action == "restore",
         )
-        self._classes = self.num_classes or _output_width(self.model)
+        width = _output_width(self.model)
+        if self.num_classes is not None and width not in (None, 1):
+            if width != self.num_classes:
+                raise ValueError(
+                    f"Argument `num_classes` must match the model's output "
+                    f"width ({width}). Received: num_classes="
+                    f"{self.num_classes}"
+                )
+        _check_sample_fits(self.sample, self.model)
+        _check_accuracy_key(self._given_accuracy_key, self.model)
+        self._classes = self.num_classes or width
         self._shares = self.class_shares or (
             None if self._classes is None else [1.0 / self._classes]
         )
@@ -430,12 +444,82 @@ class LearningRateGuard(keras.callbacks.Callback):
             Diagnosis(symptom, self._epoch, batch, learning_rate, message)
         )
         if self.verbose and is_chief(self.model):
-            print("\n" + message)
+            say("\n" + message)
+
+
+def _check_sample(sample):
+    """A batch of inputs: a non-empty numeric array."""
+    if isinstance(sample, (str, bytes)):
+        raise TypeError(
+            "Argument `sample` must be a batch of inputs (an array). "
+            f"Received: sample of type {type(sample).__name__}"
+        )
+    array = np.asarray(sample)
+    if array.dtype.kind not in "biuf" or array.ndim < 1 or len(array) == 0:
+        raise ValueError(
+            "Argument `sample` must be a non-empty numeric batch of inputs. "
+            f"Received: sample of shape {array.shape}, dtype {array.dtype}"
+        )
+    return array
+
+
+def _check_sample_fits(sample, model):
+    """The sample's pictures have the shape of the model's input."""
+    if sample is None:
+        return
+    try:
+        expected = tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return
+    if len(model.inputs) != 1 or len(expected) != sample.ndim - 1:
+        mismatch = len(model.inputs) == 1
+    else:
+        mismatch = any(
+            e is not None and e != s
+            for e, s in zip(expected, sample.shape[1:], strict=True)
+        )
+    if mismatch:
+        raise ValueError(
+            "Argument `sample` must be a batch of the model's inputs, of "
+            f"shape (n, {', '.join(str(d) for d in expected)}). Received: "
+            f"sample of shape {sample.shape}"
+        )
+
+
+def _check_accuracy_key(key, model):
+    """A given accuracy key names one of the compiled metrics.
+
+    Checked where the compiled metrics are a flat list.
+    """
+    if key is None:
+        return
+    metrics = (model.get_compile_config() or {}).get("metrics") or []
+    if not isinstance(metrics, list):
+        return  # per-output metrics: logged under prefixed names
+    names = []
+    for metric in metrics:
+        if isinstance(metric, str):
+            names.append(metric)
+        elif isinstance(metric, dict) and "config" in metric:
+            names.append((metric["config"] or {}).get("name"))
+        else:
+            return
+    if key not in names:
+        raise ValueError(
+            "Argument `accuracy_key` must name one of the model's compiled "
+            f"metrics {names}. Received: accuracy_key={key!r}"
+        )
 
 
 def _check_shares(shares, num_classes):
     if shares is None:
         return None
+    if isinstance(shares, dict):
+        raise TypeError(
+            "Argument `class_shares` must be a list of floats, one per "
+            "class in class order, not a dict. "
+            f"Received: class_shares={shares!r}"
+        )
     if isinstance(shares, (str, bytes)) or not hasattr(shares, "__iter__"):
         raise TypeError(
             "Argument `class_shares` must be a list of floats. "

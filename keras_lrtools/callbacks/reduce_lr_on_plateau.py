@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from keras_lrtools._messages import say
 from keras_lrtools._optimizer_rates import float32
 from keras_lrtools._optimizer_rates import install_scaling
 from keras_lrtools._optimizer_rates import per_optimizer
@@ -241,7 +242,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         _, new = reduced
         if self.verbose and is_chief(self.model):
             rates = per_optimizer(self._holders, [f"{r:.4g}" for r in new])
-            print(
+            say(
                 f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
                 f"rate to {rates} (total scale "
                 f"{self._state.read()['scale']:.4g})."

@@ -73,6 +73,10 @@ class _Untracked:
         self.items = items
 
 
+# The ring on the device: 64 MB of float32 at most.
+MAX_VALUES = 2**24
+
+
 @keras.saving.register_keras_serializable(package="keras_lrtools")
 class StepRecorder(keras.metrics.Metric):
     """Records the running (total, count) of the loss and metrics per step.
@@ -91,7 +95,8 @@ class StepRecorder(keras.metrics.Metric):
     batch alone (Keras's `loss` is the running mean of the epoch).
 
     Args:
-        capacity: Int > 0. Steps kept; must exceed `steps_per_execution`.
+        capacity: Int > 0. Steps kept; must exceed `steps_per_execution`;
+            `capacity * width` at most 2**24 values (64 MB).
             Default 1024.
         width: Int > 0. Numbers kept per step, two per recorded metric.
             Default 16.
@@ -108,6 +113,12 @@ class StepRecorder(keras.metrics.Metric):
         super().__init__(name=name, dtype=dtype)
         self.capacity = check_positive_int("capacity", capacity)
         self.width = check_positive_int("width", width)
+        if self.capacity * self.width > MAX_VALUES:
+            raise ValueError(
+                f"Arguments `capacity` x `width` must be <= {MAX_VALUES:,} "
+                "values (a ring a few times steps_per_execution is enough). "
+                f"Received: capacity={self.capacity}, width={self.width}"
+            )
         self.snapshots = self.add_variable(
             shape=(self.capacity, self.width),
             initializer="zeros",

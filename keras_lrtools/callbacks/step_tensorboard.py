@@ -168,11 +168,9 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._holders = holders
         self._rates = [_BlockCache() for _ in holders]
         self._corrections = [_BlockCache() for _ in holders]
-        # Where this run starts on the x-axis: points of earlier files from
-        # here on (a killed run's, replayed after a resume) are hidden.
-        self._start_step = self._read_counter()
-        if self._writer is None:
-            self._writer = self._new_writer(self.run_dir)
+        # Where this run starts on the x-axis, known at the first epoch's
+        # start (after BackupAndRestore has restored the optimizer).
+        self._start_step = None
         # Found after the first step: the compiled metrics of the
         # tensorflow backend are built only when the step is traced.
         self._trackers = None
@@ -205,6 +203,12 @@ class StepTensorBoard(keras.callbacks.Callback):
         # One device read per epoch: the update count at its start.
         _ = self.model  # on jax, syncs the trainer's state into variables
         self._written_upto = self._read_counter()  # next update to write
+        if self._start_step is None:
+            # Points of earlier files from here on (a killed run's, that a
+            # resumed one replays) are hidden by TensorBoard.
+            self._start_step = self._written_upto
+            if self._writer is None:
+                self._writer = self._new_writer(self.run_dir)
         self._batches_run = self._batches_read = 0
         self._epoch_drained = False
         self._execution_ends = []  # (batches after the execution, time)

@@ -149,11 +149,14 @@ def _read_hdf5(folder, part):
     import h5py
 
     path = folder / FILES[part][0]
+    _verify_course_file(path, part)
     try:
         with h5py.File(path, "r") as data:
-            x = np.array(data[f"{part}_set_x"][:])
-            y = np.array(data[f"{part}_set_y"][:])
-    except (OSError, KeyError) as error:
+            x, y = (
+                _dataset(data, f"{part}_set_{axis}", path, h5py)
+                for axis in ("x", "y")
+            )
+    except OSError as error:
         raise SignsDataError(
             f"{str(path)!r} is not a readable SIGNS HDF5 file (expected "
             f"datasets {part}_set_x and {part}_set_y; the course's file is "
@@ -161,6 +164,46 @@ def _read_hdf5(folder, part):
             f"Cause: {error}"
         ) from error
     return _checked(x, y, part, str(path))
+
+
+def _dataset(data, name, path, h5py):
+    """The array of dataset `name`, or SignsDataError saying what is wrong."""
+    node = data.get(name)
+    problem = None
+    if node is None:
+        problem = "has no dataset"
+    elif not isinstance(node, h5py.Dataset):
+        problem = f"has a {type(node).__name__.lower()}, not a dataset, as"
+    elif node.shape in ((), None) or node.dtype.kind not in "biu":
+        problem = (
+            f"has a {node.dtype} dataset of shape {node.shape}, not an "
+            "integer array, as"
+        )
+    if problem is not None:
+        raise SignsDataError(f"{str(path)!r} {problem} {name!r}.")
+    try:
+        return np.array(node[:])
+    except (TypeError, ValueError) as error:
+        raise SignsDataError(
+            f"{str(path)!r}: dataset {name!r} cannot be read: {error}"
+        ) from error
+
+
+def _verify_course_file(path, part):
+    """A file of the course's name and size must be the course's file."""
+    name, sha256, size = FILES[part]
+    try:
+        if path.stat().st_size != size:
+            return  # another file of that name: checked by its contents
+    except OSError:
+        return  # reported when it is opened
+    actual = _sha256(path)
+    if actual != sha256:
+        raise SignsDataError(
+            f"{str(path)!r} has the size of the course's {name} but sha256 "
+            f"{actual}, not {sha256}: it is damaged or changed. Restore it, "
+            "or delete it and let load_data download a verified copy."
+        )
 
 
 def _read_images(folder, part):

@@ -173,3 +173,34 @@ def from_config_with_schedules(cls, config, *keys):
             else deserialize(value)
         )
     return cls(**config)
+
+
+def check_step(step):
+    """An optimizer step: an int >= 0, NumPy integers, or an int tensor.
+
+    A tensor's values are not read (no device sync).
+    """
+    if isinstance(step, bool) or step is None or isinstance(step, str):
+        raise TypeError(
+            "Argument `step` must be an integer (or integer tensor). "
+            f"Received: step={step!r}"
+        )
+    if isinstance(step, (int, np.integer, np.ndarray, list, tuple)):
+        array = np.asarray(step)
+        if array.dtype.kind not in "iu":
+            raise TypeError(
+                "Argument `step` must be an integer (or integer tensor). "
+                f"Received: step={step!r}"
+            )
+        if array.size and array.min() < 0:
+            raise ValueError(
+                f"Argument `step` must be >= 0. Received: step={step!r}"
+            )
+        return step if not isinstance(step, (list, tuple)) else array
+    dtype = str(getattr(step, "dtype", ""))
+    if "int" not in dtype:
+        raise TypeError(
+            "Argument `step` must be an integer (or integer tensor). "
+            f"Received: step of type {type(step).__name__}, dtype {dtype!r}"
+        )
+    return step

@@ -27,6 +27,7 @@ from keras import ops
 
 from keras_lrtools._validation import check_float
 from keras_lrtools.schedules._common import check_schedule
+from keras_lrtools.schedules._common import check_step
 from keras_lrtools.schedules._common import evaluate
 
 # Past this many updates 0.96 ** t is below 1e-18: Nadam's mu_t = beta_1.
@@ -95,8 +96,8 @@ def adam_effective_learning_rate(learning_rate, step, beta_1=0.9, beta_2=0.999):
     Args:
         learning_rate: A float >= 0 or a
             `keras.optimizers.schedules.LearningRateSchedule`.
-        step: The optimizer step k (int, NumPy int or integer tensor,
-            `optimizer.iterations` before the update).
+        step: The optimizer step k >= 0 (int, NumPy int or integer
+            tensor or array, `optimizer.iterations` before the update).
         beta_1: Float in [0, 1). Adam's first-moment decay. Default 0.9.
         beta_2: Float in [0, 1). Adam's second-moment decay. Default 0.999.
 
@@ -105,7 +106,8 @@ def adam_effective_learning_rate(learning_rate, step, beta_1=0.9, beta_2=0.999):
 
     Raises:
         TypeError: if an argument has the wrong type.
-        ValueError: if a beta is outside [0, 1) or the rate is negative.
+        ValueError: if a beta is outside [0, 1), the rate or a (NumPy)
+            step is negative.
 
     Example:
     >>> round(float(adam_effective_learning_rate(0.001, step=0)), 6)
@@ -118,6 +120,7 @@ def adam_effective_learning_rate(learning_rate, step, beta_1=0.9, beta_2=0.999):
     beta_2 = check_float(
         "beta_2", beta_2, low=0.0, high=1.0, high_inclusive=False
     )
+    step = check_step(step)
     t = ops.cast(step, "float32") + 1.0
     return evaluate(learning_rate, step) * adam_bias_correction(
         t, beta_1, beta_2

@@ -121,8 +121,10 @@ class CosineDecayRestarts(LearningRateSchedule):
     """Cosine decay with warm restarts (SGDR), TF1 `cosine_decay_restarts`.
 
     Keras's `CosineDecayRestarts` semantics, with every argument validated.
-    Periods never shrink (`t_mul >= 1`) and peaks never grow (`m_mul <= 1`),
-    so the schedule is defined and bounded at every step. Keras finds the
+    Periods never shrink (`t_mul >= 1`), so the schedule is defined at
+    every step; peaks shrink with `m_mul < 1` and grow with `m_mul > 1`
+    (as in Keras and TF1: without bound, inf once past float32's range).
+    Keras finds the
     period with a float32 logarithm, which can round a restart step into
     the previous period (with `t_mul=1.5` on torch, step 20 of `T=8` gave
     the floor instead of the peak); here the period index i is checked
@@ -149,8 +151,8 @@ class CosineDecayRestarts(LearningRateSchedule):
         first_decay_steps: Int > 0. Length of the first period in updates.
         t_mul: Float >= 1. Each period is `t_mul` times the previous one.
             Default 2.0.
-        m_mul: Float in (0, 1]. Each peak is `m_mul` times the previous
-            one. Default 1.0.
+        m_mul: Float > 0. Each peak is `m_mul` times the previous one.
+            Default 1.0.
         alpha: Float in [0, 1]. Floor as a fraction of
             `initial_learning_rate`. Default 0.
         name: Optional string used as the ops name scope.
@@ -181,9 +183,7 @@ class CosineDecayRestarts(LearningRateSchedule):
             "first_decay_steps", first_decay_steps
         )
         self.t_mul = check_float("t_mul", t_mul, low=1.0)
-        self.m_mul = check_float(
-            "m_mul", m_mul, low=0.0, high=1.0, low_inclusive=False
-        )
+        self.m_mul = check_float("m_mul", m_mul, low=0.0, low_inclusive=False)
         self.alpha = check_float("alpha", alpha, low=0.0, high=1.0)
         self.name = name
 

@@ -334,3 +334,37 @@ def test_missing_monitor_fails_at_the_end_of_the_first_epoch():
 def test_bad_arguments_are_refused_at_construction(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         ReduceLROnPlateau(**kwargs)
+
+
+@pytest.mark.parametrize("interactive", [True, False])
+def test_messages_go_where_keras_sends_its_callbacks(
+    interactive, capsys, caplog
+):
+    """Printed like Keras's messages, or through Python's logging after
+    keras.config.disable_interactive_logging(), as Keras's own callback."""
+    import logging
+
+    x, y = unit_data(2)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    callbacks = [
+        ScriptedMetric("score", [1.0, 1.0, 1.0]),
+        ReduceLROnPlateau("score", 0.5, 1, mode="min", verbose=1),
+        keras.callbacks.ReduceLROnPlateau("score", 0.5, 1, 1, mode="min"),
+    ]
+    was_on = keras.config.is_interactive_logging_enabled()
+    if not interactive:
+        keras.config.disable_interactive_logging()
+    try:
+        with caplog.at_level(logging.INFO):
+            model.fit(x, y, epochs=3, verbose=0, callbacks=callbacks)
+    finally:
+        if was_on:
+            keras.config.enable_interactive_logging()
+    printed = capsys.readouterr().out
+    logged = caplog.text
+    ours = "ReduceLROnPlateau reducing learning rate to 0.05"
+    keras_own = "ReduceLROnPlateau reducing learning rate to 0.025"
+    shown, hidden = (printed, logged) if interactive else (logged, printed)
+    assert ours in shown and keras_own in shown, (printed, logged)
+    assert ours not in hidden and keras_own not in hidden

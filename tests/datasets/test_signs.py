@@ -170,3 +170,39 @@ def test_a_verified_download_lands_in_the_cache(tmp_path, monkeypatch):
         "test_signs.h5",
         "train_signs.h5",
     ]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda f: f.create_dataset("train_set_y", data=3), "not an integer"),
+        (lambda f: f.create_group("train_set_y"), "a group, not a dataset"),
+        (lambda f: None, "has no dataset 'train_set_y'"),
+        (
+            lambda f: f.create_dataset("train_set_y", data=np.zeros(1080)),
+            "float64 dataset",
+        ),
+    ],
+)
+def test_a_malformed_dataset_is_named_with_the_file(hdf5_layout, make, message):
+    path = hdf5_layout / "train_signs.h5"
+    with h5py.File(path, "r+") as file:
+        del file["train_set_y"]
+        make(file)
+    with pytest.raises(signs.SignsDataError) as raised:
+        signs.load_data(hdf5_layout)
+    assert str(path) in str(raised.value) and message in str(raised.value)
+
+
+def test_a_changed_course_file_fails_its_checksum(hdf5_layout):
+    """The real test_signs.h5 with a few pixels overwritten in place:
+    same size, same structure, another sha256."""
+    signs.load_data(hdf5_layout)  # the course's file loads
+    path = hdf5_layout / "test_signs.h5"
+    with h5py.File(path, "r+") as file:
+        file["test_set_x"][0, 0, 0] = 255 - file["test_set_x"][0, 0, 0]
+    assert path.stat().st_size == signs.FILES["test"][2]
+    with pytest.raises(signs.SignsDataError) as raised:
+        signs.load_data(hdf5_layout)
+    assert str(path) in str(raised.value)
+    assert "damaged or changed" in str(raised.value)

@@ -210,6 +210,21 @@ def _log(function, **kw):
     return function(**{**arguments, **kw})
 
 
+def _guard_begin(**kw):
+    """A guard through on_train_begin on a 2-input, 2-class model."""
+    guard = C.LearningRateGuard(**kw)
+    guard.set_model(_model())
+    guard.on_train_begin()
+
+
+def _empty_dataset():
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(
+        (np.zeros((0, 2), "float32"), np.zeros(0, "int64"))
+    ).batch(4)
+
+
 EXPERIMENT = keras_lrtools.hparams.log_experiment
 SESSION = keras_lrtools.hparams.log_session
 EXTRA += [

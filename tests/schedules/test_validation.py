@@ -138,7 +138,7 @@ CASES = [
         r"`warmup_target`.*=-0.2",
     ),
     (S.CosineDecayRestarts, dict(t_mul=0.5), V, r"`t_mul`.*>= 1.0.*=0.5"),
-    (S.CosineDecayRestarts, dict(m_mul=1.5), V, r"`m_mul`.*\(0.0, 1.0\]"),
+    (S.CosineDecayRestarts, dict(m_mul=-1.5), V, r"`m_mul` must be > 0"),
     (S.CosineDecayRestarts, dict(m_mul=0.0), V, r"`m_mul`.*=0.0"),
     (S.CosineDecayRestarts, dict(alpha=2.0), V, r"`alpha`.*=2.0"),
     (S.LinearCosineDecay, dict(num_periods=-1.0), V, r"`num_periods`"),
