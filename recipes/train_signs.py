@@ -13,6 +13,7 @@ Run:
     python recipes/train_signs.py --list
     python recipes/train_signs.py --schedule all --seeds 1,2,3
     python recipes/train_signs.py --find-lr
+    python recipes/train_signs.py --strategy mirrored --scale-lr linear
     tensorboard --logdir logs --samples_per_plugin scalars=100000
 Expected result: one schedule at the defaults (150 epochs) takes 20-30 s
     on a 2-core CPU and ends near 0.75-0.80 test accuracy (README.md's
@@ -28,10 +29,11 @@ training on the whole sets. Every schedule is sized for the run by
 3e-4 reached by a 20-epoch warmup (measured: a constant rate, even the
 course's 1e-4, kills every ReLU on some seeds; a 15- or 30-epoch warmup to
 3e-4 does not, and trains several times faster). `--lr` sets the peak,
-`--set NAME=VALUE` any other argument. The sweep (signs_sweep.py) and its
-report (signs_report.py), the devices (signs_strategy.py), the data
-(signs_data.py) and the command line (signs_arguments.py) are beside this
-file.
+`--set NAME=VALUE` any other argument. Beside this file, one job each:
+signs_arguments.py (the command line), signs_schedules.py (each run's
+plan for `for_run`), signs_data.py, signs_strategy.py (`--strategy`),
+signs_finder.py (`--find-lr`), signs_sweep.py and signs_report.py
+(`--schedule all`), signs_files.py.
 """
 
 import os

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_lrtools.callbacks.step_tensorboard import EVERY_POINT_FLAGS
 from tests.callbacks.helpers import read_scalars
 from tests.reliability import resumable
 from tests.tensorboard_server import tensorboard_server
@@ -136,6 +137,6 @@ def test_a_kill_late_in_an_epoch_longer_than_the_ring(tmp_path):
     run_dir = tmp_path / "cosine" / "run" / "logs" / "train"
     assert len(_raw_points(run_dir, "learning_rate")) == updates + 2048
     with tensorboard_server(
-        tmp_path, "--samples_per_plugin", "scalars=0", "--load_fast", "false"
+        tmp_path, *EVERY_POINT_FLAGS, "--load_fast", "false"
     ) as get:
         _check_family(tmp_path, "cosine", updates, get)
