@@ -94,9 +94,16 @@ def _check_out(parser, path):
         parser.error(f"--out {path!r}: the folder {folder!r} is not writable.")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line (argparse adds a usage line)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv=None):
     """Runs the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m keras_lrtools",
         description="Preview keras_lrtools schedules.",
     )

@@ -11,7 +11,11 @@ Expected result: a table of LRs, then one RESULT line per schedule with the
 """
 
 import argparse
+import logging
 
+import keras_lrtools  # noqa: F401 (starts Keras without TensorFlow's noise)
+
+# isort: split
 import keras
 import numpy as np
 
@@ -91,6 +95,10 @@ def main(argv=None):
         help="updates of the short fit per schedule",
     )
     args = parser.parse_args(argv)
+    # A new model per schedule: TensorFlow's retracing warning is expected.
+    logging.getLogger("tensorflow").addFilter(
+        lambda record: "tf.function retracing" not in record.getMessage()
+    )
     if args.steps < 10 or args.fit_updates < 1:
         parser.error("--steps must be >= 10 and --fit-updates >= 1")
     print(f"Backend: {keras.backend.backend()}; horizon {args.steps} steps")

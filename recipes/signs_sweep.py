@@ -5,6 +5,7 @@ the sweep; the sweep's folder gets the HParams experiment (which
 hyperparameters and metrics the dashboard shows) and the report.
 """
 
+import logging
 import os
 
 import signs_report
@@ -39,6 +40,10 @@ def run_folder(sweep, name, seeds, seed):
 def run_sweep(sweep, names, seeds, train):
     """Trains `train(name, seed, folder)` for every name and seed; writes
     the HParams experiment and the report; returns the summaries."""
+    # A new model per run: TensorFlow's retracing warning is expected.
+    logging.getLogger("tensorflow").addFilter(
+        lambda record: "tf.function retracing" not in record.getMessage()
+    )
     summaries = []
     for name in names:
         for seed in seeds:

@@ -94,6 +94,7 @@ def _check_family(root, name, updates, get):
     shown = wait_for(
         lambda: _server_points(get, run, "learning_rate"),
         lambda points: len(points) >= updates,
+        seconds=300,  # the first run waits for the server's first load
     )
     assert [s for s, _ in shown] == list(range(updates)), context
     np.testing.assert_allclose(
