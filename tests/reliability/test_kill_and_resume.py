@@ -122,9 +122,9 @@ def test_every_family_resumes_after_sigkill_as_if_never_killed(tmp_path):
     assert {mode for mode, _ in plan.values()} == set(resumable.KILL_MODES)
     _run_until_done(tmp_path, seed, len(names))
     updates = resumable.EPOCHS * resumable.BATCHES
-    # The default server (its fast data loader where installed).
+    # The server's Python data loader (the other test: its default one).
     with tensorboard_server(
-        tmp_path, "--samples_per_plugin", "scalars=0"
+        tmp_path, *EVERY_POINT_FLAGS, "--load_fast", "false"
     ) as get:
         for name in names:
             _check_family(tmp_path, name, updates, get)
@@ -137,7 +137,7 @@ def test_a_kill_late_in_an_epoch_longer_than_the_ring(tmp_path):
     updates = resumable.LONG_EPOCHS * resumable.LONG_BATCHES
     run_dir = tmp_path / "cosine" / "run" / "logs" / "train"
     assert len(_raw_points(run_dir, "learning_rate")) == updates + 2048
-    with tensorboard_server(
-        tmp_path, *EVERY_POINT_FLAGS, "--load_fast", "false"
-    ) as get:
+    # The default server (its fast data loader where installed); the
+    # other test uses the Python one.
+    with tensorboard_server(tmp_path, *EVERY_POINT_FLAGS) as get:
         _check_family(tmp_path, "cosine", updates, get)
