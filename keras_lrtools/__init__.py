@@ -8,6 +8,7 @@ rate that breaks training; the SIGNS data (`keras_lrtools.datasets`). On
 the tensorflow, jax and torch backends.
 """
 
+import importlib.util
 import sys
 
 from keras_lrtools._quiet_start import quiet_tensorflow_start
@@ -15,10 +16,12 @@ from keras_lrtools._quiet_start import quiet_tensorflow_start
 if "keras" not in sys.modules:
     # The package's command lines start Keras here: keep TensorFlow's
     # start-up noise off their output (TF_CPP_MIN_LOG_LEVEL=0 shows it).
+    # Keras imports TensorFlow on every backend where it is installed
+    # (keras.utils.set_random_seed seeds it too): it starts here as well.
     with quiet_tensorflow_start():
-        import keras
+        import keras  # noqa: F401
 
-        if keras.backend.backend() == "tensorflow":
+        if importlib.util.find_spec("tensorflow") is not None:
             import tensorflow
 
             tensorflow.config.list_physical_devices()  # its cuInit line

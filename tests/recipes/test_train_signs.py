@@ -451,5 +451,6 @@ def test_ctrl_c_ends_with_one_line_status_130_and_readable_logs(tmp_path):
     assert found, line
     update = int(found.group(1))
     steps = [s for s, _ in read_scalars(run / "train")["learning_rate"]]
-    # Every update written up to the last drained one, in order.
-    assert steps == list(range(len(steps))) and 18 <= len(steps) <= update
+    # Every update written up to the last drained one, in order: the two
+    # epochs before the third's progress line at least (6 updates each).
+    assert steps == list(range(len(steps))) and 12 <= len(steps) <= update

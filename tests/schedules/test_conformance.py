@@ -134,9 +134,12 @@ def test_registry_covers_every_public_class():
     }
     assert public_classes == {cls for cls, _ in PUBLIC_SCHEDULES}
     assert set(S.__all__) == {c.__name__ for c in public_classes} | {
+        "RUN_SIZES",
         "SCHEDULES_BY_NAME",
         "adam_effective_learning_rate",
+        "for_run",
         "get",
+        "run_arguments",
     }
 
 
