@@ -24,6 +24,23 @@ MEASURES = [
     ("train_accuracy", "train_accuracy", 3),
     ("seconds", "seconds", 1),
 ]
+# TensorBoard's HParams dashboard: each hyperparameter and the run.json
+# setting it is, each metric and the summary's key it is.
+HPARAMS = {
+    "schedule": "schedule",
+    "peak_learning_rate": "peak_learning_rate",
+    "warmup_epochs": "warmup_epochs",
+    "seed": "seed",
+    "batch_size": "global_batch_size",
+    "model": "model",
+}
+METRICS = {
+    "final_test_accuracy": "test_accuracy",
+    "best_test_accuracy": "best_test_accuracy",
+    REACHED: "epochs_to_course_accuracy",
+    "final_loss": "final_loss",
+    "wall_seconds": "seconds",
+}
 
 
 class Progress(keras.callbacks.Callback):
@@ -62,15 +79,6 @@ def summarize(
         for epoch, accuracy in enumerate(accuracies, 1)
         if accuracy >= COURSE_TEST_ACCURACY
     ]
-    hparams = {
-        key: settings[key]
-        for key in ("schedule", "peak_learning_rate", "warmup_epochs")
-    }
-    hparams.update(
-        seed=settings["seed"],
-        batch_size=settings["global_batch_size"],
-        model=settings["model"],
-    )
     return dict(
         schedule=settings["schedule"],
         seed=settings["seed"],
@@ -89,19 +97,13 @@ def summarize(
         guard=[d.symptom for d in guard.diagnoses] if guard else [],
         learning_rates=progress.learning_rates,
         test_accuracies=accuracies,
-        hparams=hparams,
+        hparams={name: settings[key] for name, key in HPARAMS.items()},
     )
 
 
 def metrics(summary):
     """The run's metrics in TensorBoard's HParams dashboard."""
-    return {
-        "final_test_accuracy": summary["test_accuracy"],
-        "best_test_accuracy": summary["best_test_accuracy"],
-        REACHED: summary["epochs_to_course_accuracy"],
-        "final_loss": summary["final_loss"],
-        "wall_seconds": summary["seconds"],
-    }
+    return {name: summary[key] for name, key in METRICS.items()}
 
 
 def _number(summary, key):

@@ -12,23 +12,6 @@ import signs_report
 
 from keras_lrtools.hparams import log_experiment
 
-# What the HParams dashboard shows of each run (train_signs.hparams_of).
-HPARAMS = (
-    "schedule",
-    "peak_learning_rate",
-    "warmup_epochs",
-    "seed",
-    "batch_size",
-    "model",
-)
-METRICS = (
-    "final_test_accuracy",
-    "best_test_accuracy",
-    signs_report.REACHED,
-    "final_loss",
-    "wall_seconds",
-)
-
 
 def run_folder(sweep, name, seeds, seed):
     """`<sweep>/<name>`, or `<sweep>/<name>-seed<k>` with several seeds."""
@@ -52,8 +35,11 @@ def run_sweep(sweep, names, seeds, train):
             summaries.append(train(name, seed, folder))
     log_experiment(
         sweep,
-        {key: [s["hparams"][key] for s in summaries] for key in HPARAMS},
-        METRICS,
+        {
+            name: [s["hparams"][name] for s in summaries]
+            for name in signs_report.HPARAMS
+        },
+        list(signs_report.METRICS),
     )
     table = signs_report.write_report(sweep, summaries)
     print(table)

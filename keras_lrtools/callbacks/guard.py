@@ -471,13 +471,12 @@ def _check_sample_fits(sample, model):
         expected = tuple(model.inputs[0].shape[1:])
     except (AttributeError, IndexError, TypeError, ValueError):
         return
-    if len(model.inputs) != 1 or len(expected) != sample.ndim - 1:
-        mismatch = len(model.inputs) == 1
-    else:
-        mismatch = any(
-            e is not None and e != s
-            for e, s in zip(expected, sample.shape[1:], strict=True)
-        )
+    if len(model.inputs) != 1:
+        return  # a sample of several inputs is not an array
+    mismatch = len(expected) != sample.ndim - 1 or any(
+        e is not None and e != s
+        for e, s in zip(expected, sample.shape[1:], strict=True)
+    )
     if mismatch:
         raise ValueError(
             "Argument `sample` must be a batch of the model's inputs, of "

@@ -94,7 +94,8 @@ class StepTensorBoard(keras.callbacks.Callback):
 
     A run resumed from a backup (`BackupAndRestore`, a checkpoint) replays
     what followed it; each writer marks where its run starts (a
-    `SessionLog.START` event at the update count of `on_train_begin`), and
+    `SessionLog.START` event at the update count its first epoch starts
+    from, after `BackupAndRestore` has restored the optimizer), and
     TensorBoard hides the earlier files' points from there on, so each
     update is shown once, with the values of the run that went on. They
     stay in the files. A run started anew (from update 0) into the same
