@@ -57,7 +57,7 @@ def time_recipe(recipe, data, epochs, smoke):
         args,
         data,
         tempfile.mkdtemp(prefix="bench-recipe-"),
-        BATCH_SIZE,
+        recipe.signs_strategy.make_distribution(args),  # one device
     )
     model.fit(**{**fit_arguments, "epochs": 1})  # traces the functions
     start = time.perf_counter()

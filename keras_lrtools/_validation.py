@@ -16,12 +16,18 @@ import math
 import numbers
 import operator
 
+# Largest finite float32: schedules and optimizers compute in float32.
+FLOAT32_MAX = 3.4028234663852886e38
+
+# Steps a schedule counts exactly: every integer float64 holds.
+MAX_STEP = 2**53
+
 
 def _received(name, value):
     return f"Received: {name}={value!r}"
 
 
-def check_int(name, value, *, minimum=None):
+def check_int(name, value, *, minimum=None, maximum=None):
     """Returns `value` as an int, refusing bools, floats and strings."""
     if isinstance(value, bool):
         raise TypeError(
@@ -38,6 +44,21 @@ def check_int(name, value, *, minimum=None):
     if minimum is not None and value < minimum:
         raise ValueError(
             f"Argument `{name}` must be >= {minimum}. {_received(name, value)}"
+        )
+    if maximum is not None and value > maximum:
+        raise ValueError(
+            f"Argument `{name}` must be <= {maximum}. {_received(name, value)}"
+        )
+    return value
+
+
+def check_step_count(name, value, *, minimum=1):
+    """Returns a number of optimizer steps, an int in [minimum, 2**53]."""
+    value = check_int(name, value, minimum=minimum)
+    if value > MAX_STEP:
+        raise ValueError(
+            f"Argument `{name}` must be <= 2**53 (the steps a schedule "
+            f"counts exactly). {_received(name, value)}"
         )
     return value
 
@@ -61,7 +82,7 @@ def check_float(
     low_inclusive=True,
     high_inclusive=True,
 ):
-    """Returns `value` as a finite float inside the given bounds."""
+    """Returns `value` as a float, finite in float32, inside the bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"Argument `{name}` must be a real number. "
@@ -72,6 +93,12 @@ def check_float(
         raise ValueError(
             f"Argument `{name}` must be a finite number. "
             f"{_received(name, value)}"
+        )
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(
+            f"Argument `{name}` must be within float32's range "
+            f"(|value| <= {FLOAT32_MAX:.4g}), as the schedules and "
+            f"optimizers compute in float32. {_received(name, value)}"
         )
     too_low = low is not None and (
         value < low if low_inclusive else value <= low

@@ -19,6 +19,7 @@ from keras_lrtools._validation import check_positive_int
 from keras_lrtools.schedules import ExponentialDecay
 from keras_lrtools.schedules import PolynomialDecay
 from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import evaluate
 from keras_lrtools.schedules._common import shifted_step
 from keras_lrtools.schedules._common import values_at_steps
@@ -353,7 +354,8 @@ class _SweepSchedule(LearningRateSchedule):
         self.ratio = ratio
 
     def __call__(self, step):
-        return evaluate(self.sweep, shifted_step(step, self.start)) * self.ratio
+        step = shifted_step(as_step(step), self.start)
+        return evaluate(self.sweep, step) * self.ratio
 
     def get_config(self):
         return {

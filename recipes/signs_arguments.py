@@ -21,15 +21,25 @@ STRATEGIES = ("none", "mirrored", "multiworker", "data_parallel")
 # 127.0.0.1, tests/distribution): fit() first fails to reduce the
 # distributed batch it builds the model from, and past that, to reduce the
 # scalar logs. Keras's own question: keras-team/keras#20585.
-MULTIWORKER_BLOCKED = (
-    "--strategy multiworker: Keras 3's model.fit does not run under "
-    "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585, "
-    "tensorflow/tensorflow#72388; TensorFlow's own multi-worker Keras "
-    "tutorial fails the same way). Train on the GPUs of one machine with "
-    "--strategy mirrored, or with KERAS_BACKEND=jax and --strategy "
-    "data_parallel."
+MULTIWORKER_NEEDS_JAX = (
+    "--strategy multiworker runs on JAX's distributed runtime: Keras 3's "
+    "model.fit does not run under tf.distribute.MultiWorkerMirroredStrategy "
+    "(keras-team/keras#20585), and torch has no Keras multi-process fit. "
+    "Run: KERAS_BACKEND=jax python recipes/train_signs.py --strategy "
+    "multiworker --coordinator HOST:PORT --num-processes N --process-id I"
 )
-STRATEGY_BACKENDS = {"mirrored": "tensorflow", "data_parallel": "jax"}
+STRATEGY_BACKENDS = {
+    "mirrored": "tensorflow",
+    "data_parallel": "jax",
+    "multiworker": "jax",
+}
+# Keras's own variables for keras.distribution.initialize(), read when
+# the flags are not given (a cluster launcher can set them).
+CLUSTER_VARIABLES = {
+    "coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "num_processes": "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "process_id": "KERAS_DISTRIBUTION_PROCESS_ID",
+}
 RATE_NAMES = ("warmup_target", "min_lr")  # besides *learning_rate
 
 
@@ -131,9 +141,39 @@ def _parser():
         default="none",
         help="data-parallel training on several devices: 'mirrored' "
         "(tf.distribute.MirroredStrategy, all local GPUs), 'data_parallel' "
-        "(jax: keras.distribution.DataParallel over all devices); "
-        "'multiworker' is refused with the reason; --batch-size is per "
-        "replica (default: none, one device)",
+        "(jax: keras.distribution.DataParallel over all devices), "
+        "'multiworker' (jax: the same over every device of several "
+        "processes or machines); --batch-size is per replica (default: "
+        "none, one device)",
+    )
+    add(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="multiworker: process 0's address, the same on every process "
+        "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES, else found by JAX "
+        "on SLURM, Open MPI or Cloud TPU)",
+    )
+    add(
+        "--num-processes",
+        type=int,
+        default=None,
+        help="multiworker: how many processes train together "
+        "(default: $KERAS_DISTRIBUTION_NUM_PROCESSES)",
+    )
+    add(
+        "--process-id",
+        type=int,
+        default=None,
+        help="multiworker: this process's number, 0 .. N-1; process 0 "
+        "writes the logs (default: $KERAS_DISTRIBUTION_PROCESS_ID)",
+    )
+    add(
+        "--peer-timeout",
+        type=int,
+        default=120,
+        help="multiworker: seconds to wait for every process to join, and "
+        "after which a silent peer ends the run (default: 120)",
     )
     add(
         "--scale-lr",
@@ -277,10 +317,11 @@ def _check_folders(parser, args):
 
 
 def _check_combinations(parser, args):
-    if args.strategy == "multiworker":
-        parser.error(MULTIWORKER_BLOCKED)
     needed = STRATEGY_BACKENDS.get(args.strategy)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if args.strategy == "multiworker" and backend != needed:
+        parser.error(f"{MULTIWORKER_NEEDS_JAX} (got {backend!r}).")
+    _check_cluster(parser, args)
     if needed is not None and backend != needed:
         parser.error(
             f"--strategy {args.strategy} needs KERAS_BACKEND={needed}, "
@@ -295,6 +336,59 @@ def _check_combinations(parser, args):
         parser.error("--lr and --set apply to one schedule, not to 'all'.")
     if one and len(args.seeds) > 1:
         parser.error("--seeds is for --schedule all; use --seed for one run.")
+
+
+def _check_cluster(parser, args):
+    """--coordinator, --num-processes, --process-id (or Keras's variables):
+    all three, or none (JAX finds the cluster), only with multiworker."""
+    given = [
+        flag
+        for flag in ("coordinator", "num_processes", "process_id")
+        if getattr(args, flag) is not None
+    ]
+    if args.strategy != "multiworker":
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            parser.error(f"{flag} is for --strategy multiworker.")
+        return
+    for flag, variable in CLUSTER_VARIABLES.items():
+        text = os.environ.get(variable)
+        if getattr(args, flag) is None and text:
+            value = text.split(",")[0] if flag == "coordinator" else text
+            if flag != "coordinator":
+                value = _integer(parser, f"${variable}", value)
+            setattr(args, flag, value)
+    values = (args.coordinator, args.num_processes, args.process_id)
+    if any(v is None for v in values) and any(v is not None for v in values):
+        parser.error(
+            "--coordinator, --num-processes and --process-id go together "
+            f"(or none, where JAX finds the cluster); got {values}."
+        )
+    if args.coordinator is not None:
+        host, _, port = args.coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(
+                "--coordinator must be HOST:PORT (a port in 1-65535), got "
+                f"{args.coordinator!r}."
+            )
+        if args.num_processes < 1:
+            parser.error(
+                f"--num-processes must be >= 1, got {args.num_processes}."
+            )
+        if not 0 <= args.process_id < args.num_processes:
+            parser.error(
+                f"--process-id must be in 0 .. {args.num_processes - 1} "
+                f"(--num-processes {args.num_processes}), got "
+                f"{args.process_id}."
+            )
+    _check_positive(parser, "--peer-timeout", args.peer_timeout, "try 120")
+
+
+def _integer(parser, name, text):
+    try:
+        return int(text)
+    except ValueError:
+        parser.error(f"{name} must be an integer, got {text!r}.")
 
 
 def error(message):

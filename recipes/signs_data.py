@@ -1,5 +1,6 @@
 """SIGNS for train_signs.py: the pictures in [0, 1], and fit()'s inputs."""
 
+import keras
 import numpy as np
 
 NUM_CLASSES = 6
@@ -35,15 +36,24 @@ def _per_class(x, y, count):
     return x[keep], y[keep]
 
 
-def fit_inputs(backend, train, test, batch_size, seed):
+def fit_inputs(backend, train, test, batch_size, seed, distribution=None):
     """fit()'s data arguments.
 
     On tensorflow, cached tf.data pipelines: the training one shuffled
     every epoch, the test set as one batch (validation every epoch costs
     one small call). On jax and torch, which need no TensorFlow, NumPy
-    arrays shuffled and batched by Keras.
+    arrays shuffled and batched by Keras. With several processes, each
+    feeds its own part of every global batch (`ProcessShard`).
     """
     (x, y), (x_test, y_test) = train, test
+    if distribution is not None and distribution.num_processes > 1:
+        part = _part(len(x_test), distribution)
+        return dict(
+            x=ProcessShard(x, y, batch_size, seed, distribution),
+            shuffle=False,
+            validation_data=(x_test[part], y_test[part]),
+            validation_batch_size=part.stop - part.start,
+        )
     if backend != "tensorflow":
         return dict(
             x=x,
@@ -69,3 +79,48 @@ def fit_inputs(backend, train, test, batch_size, seed):
     )
     # The pipeline shuffles; Keras's own shuffle would warn.
     return dict(x=dataset, shuffle=False, validation_data=validation)
+
+
+def _part(size, distribution):
+    """This process's contiguous part of `size` items (sizes divide)."""
+    share = size // distribution.num_processes
+    return slice(
+        distribution.process_id * share, (distribution.process_id + 1) * share
+    )
+
+
+class ProcessShard(keras.utils.PyDataset):
+    """This process's part of each global batch of a shuffled epoch.
+
+    Every process draws the same order (the seed and the epoch), cuts it
+    into global batches of `batch_size` and takes its contiguous part of
+    each; Keras joins the parts, in process order, into the global batch
+    one process would have trained on.
+    """
+
+    def __init__(self, x, y, batch_size, seed, distribution):
+        super().__init__()
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.seed = seed
+        self.distribution = distribution
+        self.epoch = 0
+        self._order = self._shuffled()
+
+    def _shuffled(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        return rng.permutation(len(self.x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        batch = self._order[
+            index * self.batch_size : (index + 1) * self.batch_size
+        ]
+        mine = batch[_part(len(batch), self.distribution)]
+        return self.x[mine], self.y[mine]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._shuffled()

@@ -14,6 +14,8 @@ import statistics
 import keras
 import numpy as np
 
+from keras_lrtools.callbacks import is_chief
+
 COURSE_TEST_ACCURACY = 0.717  # the course's 1500 epochs at 1e-4
 REACHED = f"epochs_to_{COURSE_TEST_ACCURACY}"
 # Column, the summary's key, decimals (None: an epoch count).
@@ -59,7 +61,8 @@ class Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.losses.append(float(logs["loss"]))
         self.test_accuracy.append(float(logs.get("val_accuracy", 0.0)))
-        if (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs:
+        last = epoch + 1 == self.epochs
+        if ((epoch + 1) % self.every == 0 or last) and is_chief():
             print(
                 f"  epoch {epoch + 1:>5}/{self.epochs}  mean_loss "
                 f"{logs['loss']:.4f}  mean_train_acc {logs['accuracy']:.3f}  "

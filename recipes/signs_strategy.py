@@ -1,8 +1,11 @@
 """train_signs.py's --strategy: the devices it trains on.
 
-One process trains (MirroredStrategy over the GPUs of one machine, or
-keras.distribution.DataParallel over the devices jax sees), so it is the
-chief: the callbacks write and print there.
+`mirrored` and `data_parallel` train in one process (MirroredStrategy
+over the GPUs of one machine, or keras.distribution.DataParallel over the
+devices jax sees). `multiworker` joins several processes, on one machine
+or many, through JAX's distributed runtime and trains with DataParallel
+over every device of every process; process 0 is the chief: it alone
+writes logs and prints (keras_lrtools.callbacks.is_chief).
 """
 
 import contextlib
@@ -17,14 +20,24 @@ class Distribution:
     scope: object
     replicas: int
     description: str | None
+    process_id: int = 0
+    num_processes: int = 1
+
+    @property
+    def is_chief(self):
+        """True in the process that writes files and prints results."""
+        return self.process_id == 0
 
 
-def make_distribution(name):
-    """Creates the --strategy (before any other TensorFlow op)."""
+def make_distribution(args):
+    """Creates the --strategy (before any other TensorFlow or JAX op)."""
     import keras
 
+    name = args.strategy
     if name == "none":
         return Distribution(contextlib.nullcontext, 1, None)
+    if name == "multiworker":
+        return _join_processes(args)
     if name == "mirrored":
         import tensorflow as tf
 
@@ -51,10 +64,57 @@ def make_distribution(name):
     )
 
 
+def _join_processes(args):
+    """Starts JAX's distributed runtime and DataParallel over every device.
+
+    jax.distributed.initialize is what keras.distribution.initialize
+    calls; called here directly for its timeouts: a process that waits
+    longer than --peer-timeout for the others, or whose peer stops
+    answering for that long, is ended by JAX (exit status 134) instead of
+    hanging.
+    """
+    import jax
+    import keras
+
+    # CPU processes exchange gradients over gloo (GPUs use NCCL anyway).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    where = (
+        f"{args.coordinator}, process {args.process_id} of {args.num_processes}"
+        if args.coordinator
+        else "the cluster JAX detects"
+    )
+    print(
+        f"Joining {where}; waiting up to {args.peer_timeout} s for every "
+        "process.",
+        flush=True,
+    )
+    jax.distributed.initialize(
+        coordinator_address=args.coordinator,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+        initialization_timeout=args.peer_timeout,
+        heartbeat_timeout_seconds=args.peer_timeout,
+    )
+    devices = keras.distribution.list_devices()
+    # Each process feeds its own part of every global batch
+    # (signs_data.ProcessShard), so Keras must not shard again.
+    distribution = keras.distribution.DataParallel(
+        devices=devices, auto_shard_dataset=False
+    )
+    return Distribution(
+        distribution.scope,
+        len(devices),
+        f"keras.distribution.DataParallel, {len(devices)} devices in "
+        f"{jax.process_count()} processes",
+        jax.process_index(),
+        jax.process_count(),
+    )
+
+
 def uneven_split(strategy, replicas, batch_sizes):
     """The error text when jax's DataParallel cannot split a batch evenly
     over its devices, else None."""
-    if strategy != "data_parallel" or not any(
+    if strategy not in ("data_parallel", "multiworker") or not any(
         size % replicas for size in batch_sizes
     ):
         return None

@@ -10,6 +10,7 @@ import os
 
 import signs_report
 
+from keras_lrtools.callbacks import is_chief
 from keras_lrtools.hparams import log_experiment
 
 
@@ -30,9 +31,12 @@ def run_sweep(sweep, names, seeds, train):
     summaries = []
     for name in names:
         for seed in seeds:
-            print(f"-- {name}, seed {seed}", flush=True)
+            if is_chief():
+                print(f"-- {name}, seed {seed}", flush=True)
             folder = run_folder(sweep, name, seeds, seed)
             summaries.append(train(name, seed, folder))
+    if not is_chief():  # process 0 of several writes the report
+        return summaries
     log_experiment(
         sweep,
         {

@@ -92,11 +92,12 @@ def build_model(name):
     )
 
 
-def prepare_run(name, seed, args, data, log_dir, batch_size, lr=None):
+def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
     """(model, fit arguments, progress, guard, settings) of one run;
     writes the settings to run.json."""
     (x_train, y_train), test = data
     backend, on_gpu, _ = signs_strategy.device_description()
+    batch_size = args.batch_size * distribution.replicas  # global
     updates_per_epoch = steps_per_epoch(len(x_train), batch_size)
     keras.utils.set_random_seed(seed)
 
@@ -133,9 +134,10 @@ def prepare_run(name, seed, args, data, log_dir, batch_size, lr=None):
     settings = dict(plan.settings(), model=args.model, epochs=args.epochs)
     settings.update(seed=seed, backend=backend, strategy=args.strategy)
     settings.update(batch_size=args.batch_size, global_batch_size=batch_size)
-    write_json(os.path.join(log_dir, "run.json"), settings)
+    if distribution.is_chief:
+        write_json(os.path.join(log_dir, "run.json"), settings)
     inputs = signs_data.fit_inputs(
-        backend, (x_train, y_train), test, batch_size, seed
+        backend, (x_train, y_train), test, batch_size, seed, distribution
     )
     fit_arguments = dict(
         epochs=args.epochs, verbose=0, callbacks=callbacks, **inputs
@@ -143,10 +145,10 @@ def prepare_run(name, seed, args, data, log_dir, batch_size, lr=None):
     return model, fit_arguments, progress, guard, settings
 
 
-def train(name, seed, args, data, log_dir, batch_size, lr=None):
+def train(name, seed, args, data, log_dir, distribution, lr=None):
     """Trains one run; prints its RESULT line; returns its summary."""
     model, fit_arguments, progress, guard, settings = prepare_run(
-        name, seed, args, data, log_dir, batch_size, lr
+        name, seed, args, data, log_dir, distribution, lr
     )
     start = time.perf_counter()
     try:
@@ -160,12 +162,16 @@ def train(name, seed, args, data, log_dir, batch_size, lr=None):
         raise Interrupted(message) from None
     seconds = time.perf_counter() - start
 
+    # Every process evaluates the whole sets (with several processes, the
+    # global batch holds each picture once per process: the same means).
     (x_train, y_train), (x_test, y_test) = data
     train_accuracy = model.evaluate(x_train, y_train, verbose=0)[1]
     test_accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
     summary = signs_report.summarize(
         settings, progress, guard, train_accuracy, test_accuracy, seconds
     )
+    if not distribution.is_chief:  # process 0 of several writes
+        return summary
     # The run's row in TensorBoard's HParams dashboard, and its summary.
     log_session(log_dir, summary["hparams"], signs_report.metrics(summary))
     write_json(os.path.join(log_dir, "summary.json"), summary)
@@ -195,7 +201,7 @@ def main(args):
         signs_schedules.print_list()
         return 0
     signs_schedules.check(args)  # the schedule's own checks, before data
-    distribution = signs_strategy.make_distribution(args.strategy)
+    distribution = signs_strategy.make_distribution(args)
     try:
         with distribution.scope():
             return run(args, distribution)
@@ -225,33 +231,40 @@ def run(args, distribution):
     backend, _, where = signs_strategy.device_description()
     if distribution.description:
         where += f" ({distribution.description}, global batch {batch_size})"
-    print(
-        f"Training on {where} with the {backend} backend; {len(data[0][0])} "
-        f"train / {len(data[1][0])} test pictures.",
-        flush=True,
-    )
+    chief = distribution.is_chief  # prints and writes; the others train
+    if chief:
+        print(
+            f"Training on {where} with the {backend} backend; "
+            f"{len(data[0][0])} train / {len(data[1][0])} test pictures.",
+            flush=True,
+        )
     if args.schedule == "all":
-        sweep = new_folder(args.log_dir, "sweep")
+        sweep = new_folder(args.log_dir, "sweep") if chief else args.log_dir
         names = signs_schedules.NAMES
-        print(f"Sweep of {len(names)} schedules, seeds {args.seeds}: {sweep}")
+        if chief:
+            print(
+                f"Sweep of {len(names)} schedules, seeds {args.seeds}: {sweep}"
+            )
         signs_sweep.run_sweep(
             sweep,
             names,
             args.seeds,
             lambda name, seed, folder: train(
-                name, seed, args, data, folder, batch_size
+                name, seed, args, data, folder, distribution
             ),
         )
         return 0
     only_find = args.find_lr and args.lr != "auto"  # trains nothing
-    folder = new_folder(args.log_dir, "lr_find" if only_find else args.schedule)
-    print(f"Logs: {folder}  ({tensorboard_command(args.log_dir)})")
+    stem = "lr_find" if only_find else args.schedule
+    folder = new_folder(args.log_dir, stem) if chief else args.log_dir
+    if chief:
+        print(f"Logs: {folder}  ({tensorboard_command(args.log_dir)})")
     lr = args.lr
     if args.find_lr or lr == "auto":
         lr = find_rate(args, data, folder)
         if only_find:
             return 0
-    train(args.schedule, args.seed, args, data, folder, batch_size, lr)
+    train(args.schedule, args.seed, args, data, folder, distribution, lr)
     return 0
 
 

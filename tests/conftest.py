@@ -19,6 +19,18 @@ def _seed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _interactive_logging():
+    """Every test starts with Keras's default (interactive) logging.
+
+    Some of Keras's own tests (tests/conformance) turn it off and leave it
+    off, which would send later tests' callback messages to `logging`.
+    """
+    keras.config.enable_interactive_logging()
+    yield
+    keras.config.enable_interactive_logging()
+
+
 @pytest.fixture
 def backend():
     return keras.backend.backend()

@@ -56,8 +56,11 @@ def cosine(
 
 
 def cosine_restarts(t, initial, first, t_mul=2.0, m_mul=1.0, alpha=0.0):
-    # Walk the periods one by one.
+    # Walk the periods one by one (equal periods: jump there at once).
     start, length, peak = 0.0, float(first), 1.0
+    if t_mul == 1.0:
+        completed = t // first
+        start, peak = float(completed * first), m_mul**completed
     while t >= start + length:
         start += length
         length *= t_mul
@@ -165,3 +168,16 @@ def nadam_effective(lr, k, beta_1=0.9, beta_2=0.999):
         (1 - product_t) * (1 - beta_1**t)
     )
     return lr * math.sqrt(1 - beta_2**t) * m_hat_over_m
+
+
+def one_cycle(t, peak, total, pct_start=0.3, div=25.0, final_div=1e4):
+    # PyTorch's OneCycleLR, two phases, cosine annealing.
+    initial = peak / div
+    rise_end = pct_start * total - 1
+    t = min(t, total - 1)
+    if t <= rise_end:
+        start, end, fraction = initial, peak, t / rise_end
+    else:
+        start, end = peak, initial / final_div
+        fraction = (t - rise_end) / (total - 1 - rise_end)
+    return end + (start - end) / 2 * (1 + math.cos(math.pi * fraction))

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_lrtools._validation import MAX_STEP
 from keras_lrtools._validation import check_learning_rate
 
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
@@ -42,6 +43,75 @@ def anneal(shape, start, end, fraction):
     raise ValueError(f"Unknown anneal shape {shape!r}; use {ANNEAL_SHAPES}.")
 
 
+def as_step(step):
+    """The step as a tensor a schedule can do exact integer arithmetic on.
+
+    Host steps (Python or NumPy numbers and arrays) must be >= 0 and at
+    most `MAX_STEP`; floats become float32 tensors, integers int64 ones
+    (int32 on jax without `jax_enable_x64`, whose optimizer counts in
+    int32: larger host steps are refused there, naming that setting).
+    Tensors and variables are taken as they are, their values unread (no
+    device sync).
+    """
+    if isinstance(step, (float, np.floating)) and not isinstance(step, bool):
+        step = float(step)
+        if not 0.0 <= step <= MAX_STEP:
+            raise ValueError(
+                f"Argument `step` must be in [0, 2**53]. Received: step={step}"
+            )
+        return ops.convert_to_tensor(step, "float32")
+    if not isinstance(step, (int, np.integer, np.ndarray, list, tuple)):
+        dtype = str(getattr(step, "dtype", ""))
+        if "float" in dtype:  # float steps, as Keras's schedules take
+            return ops.convert_to_tensor(step)
+        return ops.convert_to_tensor(check_step(step))
+    array = np.asarray(check_step(step))
+    if array.size and array.max() > MAX_STEP:
+        raise ValueError(
+            "Argument `step` must be <= 2**53 (float64 counts every step "
+            f"up to there). Received: step={step!r}"
+        )
+    dtype = _widest_int()
+    if dtype == "int32" and array.size and array.max() > _INT32_MAX:
+        raise ValueError(
+            "Argument `step` must be < 2**31 on the jax backend without "
+            "64-bit types (its optimizer counts in int32); set "
+            "JAX_ENABLE_X64=1 for larger steps. "
+            f"Received: step={step!r}"
+        )
+    return ops.convert_to_tensor(array.astype(dtype), dtype)
+
+
+_INT32_MAX = 2**31 - 1
+
+
+def _widest_int():
+    """The backend's widest integer: int64, or int32 (jax without x64)."""
+    probe = ops.convert_to_tensor(np.zeros((), "int64"))
+    return keras.backend.standardize_dtype(probe.dtype)
+
+
+def _constant(step, value):
+    """`value` as a tensor of the step's dtype.
+
+    (torch and jax would make a Python int an int32, wrapping past 2**31.)
+    """
+    dtype = keras.backend.standardize_dtype(step.dtype)
+    return ops.convert_to_tensor(np.asarray(value, dtype), dtype)
+
+
+def _is_int(step):
+    return "int" in keras.backend.standardize_dtype(step.dtype)
+
+
+def _dtype_max(step):
+    return _INT32_MAX if _is_int32(step) else MAX_STEP
+
+
+def _is_int32(step):
+    return keras.backend.standardize_dtype(step.dtype) in ("int32", "uint32")
+
+
 def as_float_step(step):
     """The optimizer's step counter as a float32 tensor."""
     return ops.cast(step, "float32")
@@ -51,11 +121,17 @@ def periods_and_position(step, period):
     """Returns (floor(step / period), step mod period) as float32 tensors.
 
     Exact for integer steps of any size the step dtype holds (float32 alone
-    loses the phase of a periodic schedule past 2 ** 24 steps).
+    loses the phase of a periodic schedule past 2 ** 24 steps). `step`
+    comes from `as_step`.
     """
-    step = ops.convert_to_tensor(step)
-    if "int" in keras.backend.standardize_dtype(step.dtype):
-        completed = ops.floor_divide(step, period)
+    if _is_int(step):
+        if period > _dtype_max(step):
+            return ops.zeros_like(as_float_step(step)), as_float_step(step)
+        period = _constant(step, period)
+        # The backend's own operators: on torch, keras.ops.floor_divide and
+        # ops.maximum return int32 for int64 tensors (keras 3.15), wrapping
+        # past 2 ** 31.
+        completed = step // period
         position = step - completed * period
     else:
         position = ops.mod(step, float(period))
@@ -63,21 +139,71 @@ def periods_and_position(step, period):
     return ops.cast(completed, "float32"), ops.cast(position, "float32")
 
 
+def period_and_position(step, starts):
+    """(index, step - start) of the period holding `step`.
+
+    The index is an integer tensor (for `ops.take`), the position float32.
+    `starts` lists each period's real start (floats from 0.0, increasing);
+    period i holds the integer steps from ceil(starts[i]). The lookup is
+    exact for integer steps (`step` from `as_step`).
+    """
+    firsts = [math.ceil(start) for start in starts]
+    if _is_int(step):
+        firsts = [first for first in firsts if first <= _dtype_max(step)]
+    table = _constant(step, firsts)
+    index = ops.searchsorted(table, ops.reshape(step, (-1,)), side="right")
+    index = ops.reshape(index - 1, ops.shape(step))
+    offsets = ops.convert_to_tensor(
+        [first - start for first, start in zip(firsts, starts, strict=False)],
+        "float32",
+    )
+    position = ops.cast(step - ops.take(table, index), "float32")
+    position += ops.take(offsets, index)
+    return index, position
+
+
+def is_before(step, boundary):
+    """Step < boundary, exact for integer steps (`step` from `as_step`)."""
+    if _is_int(step) and boundary > _dtype_max(step):
+        return ops.ones_like(step, dtype="bool")
+    return step < _constant(step, boundary)
+
+
+def is_past(step, boundary):
+    """Step > boundary, exact for integer steps (`step` from `as_step`)."""
+    if _is_int(step) and boundary >= _dtype_max(step):
+        return ops.zeros_like(step, dtype="bool")
+    return step > _constant(step, boundary)
+
+
+def decay_periods(step, decay_steps, staircase):
+    """Periods elapsed, t / decay_steps (floored if `staircase`), float32.
+
+    The integer part is exact for integer steps (`step` from `as_step`).
+    """
+    completed, position = periods_and_position(step, decay_steps)
+    if staircase:
+        return completed
+    return completed + position / float(decay_steps)
+
+
 def progress(step, begin, length):
     """Fraction of a stage done: clip((step - begin) / length, 0, 1).
 
     `begin` and `length` (> 0) are Python constants, so the value is finite
-    for every step.
+    for every step. `step` is a float32 tensor.
     """
     return ops.clip((step - float(begin)) / float(length), 0.0, 1.0)
 
 
 def shifted_step(step, offset):
-    """max(step - offset, 0), keeping the step's integer dtype."""
-    step = ops.convert_to_tensor(step)
+    """max(step - offset, 0) in the step's dtype (`step` from `as_step`)."""
     if offset == 0:
         return step
-    return ops.maximum(step - offset, ops.zeros_like(step))
+    if _is_int(step) and offset > _dtype_max(step):
+        return ops.zeros_like(step)
+    offset = _constant(step, offset)
+    return ops.where(step > offset, step - offset, ops.zeros_like(step))
 
 
 def check_schedule(name, value):

@@ -3,16 +3,20 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_non_negative_int
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
+from keras_lrtools.schedules._common import MAX_STEP
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
+from keras_lrtools.schedules._common import period_and_position
+from keras_lrtools.schedules._common import periods_and_position
 from keras_lrtools.schedules._common import progress
 
 
@@ -72,7 +76,7 @@ class CosineDecay(keras.optimizers.schedules.CosineDecay):
         warmup_steps=0,
         name="CosineDecay",
     ):
-        warmup_steps = check_non_negative_int("warmup_steps", warmup_steps)
+        warmup_steps = check_step_count("warmup_steps", warmup_steps, minimum=0)
         if warmup_target is not None:
             warmup_target = check_learning_rate("warmup_target", warmup_target)
         if warmup_steps > 0 and warmup_target is None:
@@ -91,7 +95,7 @@ class CosineDecay(keras.optimizers.schedules.CosineDecay):
             initial_learning_rate=check_learning_rate(
                 "initial_learning_rate", initial_learning_rate
             ),
-            decay_steps=check_positive_int("decay_steps", decay_steps),
+            decay_steps=check_step_count("decay_steps", decay_steps),
             alpha=check_float("alpha", alpha, low=0.0, high=1.0),
             name=name,
             warmup_target=warmup_target,
@@ -101,7 +105,7 @@ class CosineDecay(keras.optimizers.schedules.CosineDecay):
     def __call__(self, step):
         # Keras's values, computed without its `ops.cond`, so that an array
         # of steps gives all their LRs in one call (logging, previews).
-        step = as_float_step(step)
+        step = as_float_step(as_step(step))
         initial = float(self.initial_learning_rate)
         peak = (
             initial if self.warmup_target is None else float(self.warmup_target)
@@ -113,7 +117,33 @@ class CosineDecay(keras.optimizers.schedules.CosineDecay):
         ramp = anneal(
             "linear", initial, peak, progress(step, 0, self.warmup_steps)
         )
-        return ops.where(step < self.warmup_steps, ramp, decayed)
+        return ops.where(step < float(self.warmup_steps), ramp, decayed)
+
+
+# Periods a CosineDecayRestarts looks steps up among (to 2 ** 53 updates).
+MAX_RESTARTS = 4096
+
+
+def period_starts(first_decay_steps, t_mul):
+    """Each period's real start, T * (t_mul**i - 1) / (t_mul - 1), to 2**53.
+
+    Refuses a `t_mul` so close to 1 that this needs over MAX_RESTARTS.
+    """
+    starts = []
+    index = 0
+    while True:
+        start = first_decay_steps * (t_mul**index - 1.0) / (t_mul - 1.0)
+        if start > MAX_STEP:
+            return starts
+        if index == MAX_RESTARTS:
+            raise ValueError(
+                f"Argument `t_mul` must be 1.0, or large enough that "
+                f"{MAX_RESTARTS} periods reach 2**53 updates (the steps "
+                "the schedule counts exactly). Received: "
+                f"t_mul={t_mul}, first_decay_steps={first_decay_steps}"
+            )
+        starts.append(start)
+        index += 1
 
 
 @REGISTER
@@ -127,9 +157,10 @@ class CosineDecayRestarts(LearningRateSchedule):
     Keras finds the
     period with a float32 logarithm, which can round a restart step into
     the previous period (with `t_mul=1.5` on torch, step 20 of `T=8` gave
-    the floor instead of the peak); here the period index i is checked
-    against the start of its period and corrected, so every restart lands
-    on its peak.
+    the floor instead of the peak; past 2 ** 24 updates, any restart
+    moves); here the periods' starts are computed once in float64, up to
+    2 ** 53 updates, and each step is looked up among them exactly, so
+    every restart lands on its peak.
 
     Formula (t = optimizer step, T = first_decay_steps, I =
     initial_learning_rate):
@@ -179,47 +210,38 @@ class CosineDecayRestarts(LearningRateSchedule):
         self.initial_learning_rate = check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
-        self.first_decay_steps = check_positive_int(
+        self.first_decay_steps = check_step_count(
             "first_decay_steps", first_decay_steps
         )
         self.t_mul = check_float("t_mul", t_mul, low=1.0)
         self.m_mul = check_float("m_mul", m_mul, low=0.0, low_inclusive=False)
         self.alpha = check_float("alpha", alpha, low=0.0, high=1.0)
         self.name = name
-
-    def _period_start(self, index):
-        """Step at which period `index` begins (float32 tensor)."""
-        if self.t_mul == 1.0:
-            return index * self.first_decay_steps
-        return (
-            self.first_decay_steps
-            * (1.0 - ops.power(self.t_mul, index))
-            / (1.0 - self.t_mul)
-        )
+        if self.t_mul != 1.0:
+            self._period_starts = period_starts(
+                self.first_decay_steps, self.t_mul
+            )
+            powers = np.arange(len(self._period_starts))
+            with np.errstate(over="ignore"):
+                self._period_lengths = np.float32(
+                    self.first_decay_steps * self.t_mul**powers
+                )
+                self._period_peaks = np.float32(self.m_mul**powers)
 
     def __call__(self, step):
-        step = as_float_step(step)
-        fraction = step / self.first_decay_steps
+        step = as_step(step)
         if self.t_mul == 1.0:
-            index = ops.floor(fraction)
+            index, position = periods_and_position(step, self.first_decay_steps)
+            length = float(self.first_decay_steps)
+            peak = ops.power(self.m_mul, index)
         else:
-            index = ops.floor(
-                ops.log(1.0 - fraction * (1.0 - self.t_mul))
-                / math.log(self.t_mul)
-            )
-            # Undo float32 rounding of the logarithm near a restart.
-            index = ops.where(
-                step >= self._period_start(index + 1.0), index + 1.0, index
-            )
-            index = ops.where(
-                step < self._period_start(index), index - 1.0, index
-            )
-        length = self.first_decay_steps * ops.power(self.t_mul, index)
-        completed = ops.clip(
-            (step - self._period_start(index)) / length, 0.0, 1.0
-        )
+            # Lengths and peaks from float64 tables: float32's t_mul ** i
+            # is 1e-5 off after a thousand periods of t_mul=1.01.
+            index, position = period_and_position(step, self._period_starts)
+            length = ops.take(self._period_lengths, index)
+            peak = ops.take(self._period_peaks, index)
+        completed = ops.clip(position / length, 0.0, 1.0)
         cosine = 0.5 * (1.0 + ops.cos(math.pi * completed))
-        peak = ops.power(self.m_mul, index)
         return self.initial_learning_rate * (
             (1.0 - self.alpha) * peak * cosine + self.alpha
         )

@@ -8,10 +8,11 @@ from keras import ops
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import periods_and_position
 
 CYCLICAL_MODES = ("triangular", "triangular2", "exp_range")
@@ -93,7 +94,7 @@ class CyclicalLearningRate(LearningRateSchedule):
                 f"initial_learning_rate={self.initial_learning_rate}, "
                 f"maximal_learning_rate={self.maximal_learning_rate}"
             )
-        self.step_size = check_positive_int("step_size", step_size)
+        self.step_size = check_step_count("step_size", step_size)
         self.mode = check_choice("mode", mode, CYCLICAL_MODES)
         self.gamma = check_float(
             "gamma", gamma, low=0.0, high=1.0, low_inclusive=False
@@ -107,16 +108,17 @@ class CyclicalLearningRate(LearningRateSchedule):
         self.step_size_down = (
             self.step_size
             if step_size_down is None
-            else check_positive_int("step_size_down", step_size_down)
+            else check_step_count("step_size_down", step_size_down)
         )
         self.name = name
 
     def __call__(self, step):
+        step = as_step(step)
         total = self.step_size + self.step_size_down
         up_ratio = self.step_size / total
         completed, position = periods_and_position(step, total)
         cycle = completed + 1.0
-        x = position / total
+        x = position / float(total)
         rising = x / up_ratio
         falling = (x - 1.0) / (up_ratio - 1.0)
         scale = ops.where(x <= up_ratio, rising, falling)

@@ -1,15 +1,16 @@
 """Exponential decay: TF1's `exponential_decay` and `natural_exp_decay`."""
 
-import math
-
 import keras
+from keras import ops
 
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import as_step
+from keras_lrtools.schedules._common import decay_periods
 
 
 @REGISTER
@@ -18,7 +19,8 @@ class ExponentialDecay(keras.optimizers.schedules.ExponentialDecay):
 
     Keras's `ExponentialDecay`, with every argument validated and the class
     registered under `keras_lrtools`, so a saved model loads back without
-    `custom_objects`.
+    `custom_objects`. Periods are counted exactly: Keras's float32 step
+    moves a staircase boundary past 2 ** 24 updates.
 
     Formula (t = optimizer step, counted from 0):
 
@@ -59,13 +61,17 @@ class ExponentialDecay(keras.optimizers.schedules.ExponentialDecay):
             initial_learning_rate=check_learning_rate(
                 "initial_learning_rate", initial_learning_rate
             ),
-            decay_steps=check_positive_int("decay_steps", decay_steps),
+            decay_steps=check_step_count("decay_steps", decay_steps),
             decay_rate=check_float(
                 "decay_rate", decay_rate, low=0.0, low_inclusive=False
             ),
             staircase=check_bool("staircase", staircase),
             name=name,
         )
+
+    def __call__(self, step):
+        periods = decay_periods(as_step(step), self.decay_steps, self.staircase)
+        return self.initial_learning_rate * ops.power(self.decay_rate, periods)
 
 
 @REGISTER
@@ -112,20 +118,14 @@ class NaturalExpDecay(LearningRateSchedule):
         self.initial_learning_rate = check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
-        self.decay_steps = check_positive_int("decay_steps", decay_steps)
+        self.decay_steps = check_step_count("decay_steps", decay_steps)
         self.decay_rate = check_float("decay_rate", decay_rate, low=0.0)
         self.staircase = check_bool("staircase", staircase)
         self.name = name
-        self._exponential = keras.optimizers.schedules.ExponentialDecay(
-            self.initial_learning_rate,
-            self.decay_steps,
-            math.exp(-self.decay_rate),
-            staircase=self.staircase,
-            name=name,
-        )
 
     def __call__(self, step):
-        return self._exponential(step)
+        periods = decay_periods(as_step(step), self.decay_steps, self.staircase)
+        return self.initial_learning_rate * ops.exp(-self.decay_rate * periods)
 
     def get_config(self):
         return {

@@ -3,11 +3,12 @@
 from keras import ops
 
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import progress
 
 
@@ -50,11 +51,11 @@ class InverseSqrtDecay(LearningRateSchedule):
         self.peak_learning_rate = check_learning_rate(
             "peak_learning_rate", peak_learning_rate, positive=True
         )
-        self.warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+        self.warmup_steps = check_step_count("warmup_steps", warmup_steps)
         self.name = name
 
     def __call__(self, step):
-        step = as_float_step(step)
+        step = as_float_step(as_step(step))
         warmup = anneal(
             "linear",
             0.0,
@@ -62,9 +63,10 @@ class InverseSqrtDecay(LearningRateSchedule):
             progress(step, 0, self.warmup_steps),
         )
         after = self.peak_learning_rate * ops.sqrt(
-            self.warmup_steps / ops.maximum(step, float(self.warmup_steps))
+            float(self.warmup_steps)
+            / ops.maximum(step, float(self.warmup_steps))
         )
-        return ops.where(step < self.warmup_steps, warmup, after)
+        return ops.where(step < float(self.warmup_steps), warmup, after)
 
     def get_config(self):
         return {

@@ -5,8 +5,10 @@ import keras
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
+from keras_lrtools.schedules._common import as_step
+from keras_lrtools.schedules._common import decay_periods
 
 
 @REGISTER
@@ -14,7 +16,8 @@ class InverseTimeDecay(keras.optimizers.schedules.InverseTimeDecay):
     """Inverse time decay, TF1 `tf.train.inverse_time_decay` semantics.
 
     Keras's `InverseTimeDecay`, with every argument validated and the class
-    registered under `keras_lrtools`.
+    registered under `keras_lrtools`. Periods are counted exactly: Keras's
+    float32 step moves a staircase boundary past 2 ** 24 updates.
 
     Formula (t = optimizer step, counted from 0):
 
@@ -54,8 +57,12 @@ class InverseTimeDecay(keras.optimizers.schedules.InverseTimeDecay):
             initial_learning_rate=check_learning_rate(
                 "initial_learning_rate", initial_learning_rate
             ),
-            decay_steps=check_positive_int("decay_steps", decay_steps),
+            decay_steps=check_step_count("decay_steps", decay_steps),
             decay_rate=check_float("decay_rate", decay_rate, low=0.0),
             staircase=check_bool("staircase", staircase),
             name=name,
         )
+
+    def __call__(self, step):
+        periods = decay_periods(as_step(step), self.decay_steps, self.staircase)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * periods)

@@ -11,10 +11,11 @@ from keras import ops
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
 
 _MAX_SEED = 2**32 - 1
 
@@ -75,7 +76,7 @@ class LinearCosineDecay(LearningRateSchedule):
         self.initial_learning_rate = check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
-        self.decay_steps = check_positive_int("decay_steps", decay_steps)
+        self.decay_steps = check_step_count("decay_steps", decay_steps)
         self.num_periods = check_float("num_periods", num_periods, low=0.0)
         self.alpha = check_float("alpha", alpha, low=0.0)
         self.beta = check_float("beta", beta, low=0.0)
@@ -83,19 +84,18 @@ class LinearCosineDecay(LearningRateSchedule):
 
     def _decay(self, step, linear_noise):
         clipped = ops.minimum(as_float_step(step), float(self.decay_steps))
-        linear = (self.decay_steps - clipped) / self.decay_steps
+        decay_steps = float(self.decay_steps)
+        linear = (decay_steps - clipped) / decay_steps
         cosine = 0.5 * (
             1.0
-            + ops.cos(
-                2.0 * math.pi * self.num_periods * clipped / self.decay_steps
-            )
+            + ops.cos(2.0 * math.pi * self.num_periods * clipped / decay_steps)
         )
         return self.initial_learning_rate * (
             (self.alpha + linear + linear_noise) * cosine + self.beta
         )
 
     def __call__(self, step):
-        return self._decay(step, 0.0)
+        return self._decay(as_step(step), 0.0)
 
     def get_config(self):
         return {
@@ -194,6 +194,7 @@ class NoisyLinearCosineDecay(LinearCosineDecay):
             )
 
     def __call__(self, step):
+        step = as_step(step)
         clipped = ops.minimum(as_float_step(step), float(self.decay_steps))
         variance = self.initial_variance / ops.power(
             1.0 + clipped, self.variance_decay

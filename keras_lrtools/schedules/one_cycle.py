@@ -7,11 +7,12 @@ from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
 from keras_lrtools._validation import check_open_fraction
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import progress
 
 ONE_CYCLE_ANNEALS = {"cos": "cosine", "linear": "linear"}
@@ -84,7 +85,7 @@ class OneCycle(LearningRateSchedule):
         self.maximal_learning_rate = check_learning_rate(
             "maximal_learning_rate", maximal_learning_rate, positive=True
         )
-        self.total_steps = check_positive_int("total_steps", total_steps)
+        self.total_steps = check_step_count("total_steps", total_steps)
         self.pct_start = check_open_fraction("pct_start", pct_start)
         self.div_factor = check_float(
             "div_factor", div_factor, low=0.0, low_inclusive=False
@@ -104,6 +105,12 @@ class OneCycle(LearningRateSchedule):
         """
         initial = self.maximal_learning_rate / self.div_factor
         final = initial / self.final_div_factor
+        check_learning_rate(
+            "maximal_learning_rate / div_factor", initial, positive=True
+        )
+        check_learning_rate(
+            "maximal_learning_rate / (div_factor * final_div_factor)", final
+        )
         rise_end = self.pct_start * self.total_steps - 1.0
         last = self.total_steps - 1.0
         if self.three_phase:
@@ -133,7 +140,7 @@ class OneCycle(LearningRateSchedule):
         return phases
 
     def __call__(self, step):
-        step = ops.minimum(as_float_step(step), self.total_steps - 1.0)
+        step = ops.minimum(as_float_step(as_step(step)), self.total_steps - 1.0)
         shape = ONE_CYCLE_ANNEALS[self.anneal]
         start = 0.0
         pieces = []

@@ -1,12 +1,15 @@
 """Piecewise constant decay: TF1's `piecewise_constant`."""
 
 import keras
+from keras import ops
 
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_non_negative_int
 from keras_lrtools._validation import check_sequence
+from keras_lrtools._validation import check_step_count
 from keras_lrtools._validation import check_strictly_increasing
 from keras_lrtools.schedules._common import REGISTER
+from keras_lrtools.schedules._common import as_step
+from keras_lrtools.schedules._common import is_past
 
 
 @REGISTER
@@ -15,7 +18,9 @@ class PiecewiseConstantDecay(keras.optimizers.schedules.PiecewiseConstantDecay):
 
     Keras's `PiecewiseConstantDecay`, but it refuses what Keras lets through:
     unsorted boundaries (Keras returns a sum of two values between them),
-    negative or NaN values, and non-integer boundaries.
+    negative or NaN values, and non-integer boundaries; and it compares
+    steps and boundaries exactly past 2 ** 31 (Keras casts the boundaries
+    to the step's dtype, int32 for a Python int).
 
     Formula (t = optimizer step, b = boundaries, v = values, n = len(b)):
 
@@ -49,7 +54,7 @@ class PiecewiseConstantDecay(keras.optimizers.schedules.PiecewiseConstantDecay):
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         boundaries = check_sequence("boundaries", boundaries, min_length=1)
         boundaries = [
-            check_non_negative_int(f"boundaries[{i}]", b)
+            check_step_count(f"boundaries[{i}]", b, minimum=0)
             for i, b in enumerate(boundaries)
         ]
         check_strictly_increasing("boundaries", boundaries)
@@ -65,3 +70,12 @@ class PiecewiseConstantDecay(keras.optimizers.schedules.PiecewiseConstantDecay):
                 f"values={values} ({len(values)} elements)"
             )
         super().__init__(boundaries=boundaries, values=values, name=name)
+
+    def __call__(self, step):
+        step = as_step(step)
+        result = ops.convert_to_tensor(self.values[-1], "float32")
+        for boundary, value in zip(
+            reversed(self.boundaries), reversed(self.values[:-1]), strict=True
+        ):
+            result = ops.where(is_past(step, boundary), result, value)
+        return result

@@ -1,12 +1,16 @@
 """Polynomial decay: TF1's `polynomial_decay`, `cycle` included."""
 
 import keras
+from keras import ops
 
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_float
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
+from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
+from keras_lrtools.schedules._common import periods_and_position
 
 
 @REGISTER
@@ -65,7 +69,7 @@ class PolynomialDecay(keras.optimizers.schedules.PolynomialDecay):
             initial_learning_rate=check_learning_rate(
                 "initial_learning_rate", initial_learning_rate
             ),
-            decay_steps=check_positive_int("decay_steps", decay_steps),
+            decay_steps=check_step_count("decay_steps", decay_steps),
             end_learning_rate=check_learning_rate(
                 "end_learning_rate", end_learning_rate
             ),
@@ -73,3 +77,24 @@ class PolynomialDecay(keras.optimizers.schedules.PolynomialDecay):
             cycle=check_bool("cycle", cycle),
             name=name,
         )
+
+    def __call__(self, step):
+        step = as_step(step)
+        if self.cycle:
+            # horizon = decay_steps * ceil(t / decay_steps) (1 period at
+            # t = 0), and the part of it left, both from exact periods.
+            completed, position = periods_and_position(step, self.decay_steps)
+            started = ops.cast(position > 0, "float32")
+            periods = ops.maximum(completed + started, 1.0)
+            left = ops.where(
+                position > 0,
+                float(self.decay_steps) - position,
+                ops.where(completed > 0, 0.0, float(self.decay_steps)),
+            )
+            remaining = left / (float(self.decay_steps) * periods)
+        else:
+            elapsed = ops.minimum(as_float_step(step), float(self.decay_steps))
+            remaining = 1.0 - elapsed / float(self.decay_steps)
+        end = self.end_learning_rate
+        height = self.initial_learning_rate - end
+        return height * ops.power(remaining, self.power) + end

@@ -8,8 +8,10 @@ import numpy as np
 from keras import ops
 
 from keras_lrtools._validation import check_float
+from keras_lrtools._validation import check_learning_rate
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import check_schedule
 from keras_lrtools.schedules._common import evaluate
 from keras_lrtools.schedules._common import from_config_with_schedules
@@ -34,8 +36,12 @@ class PlateauState(keras.layers.Layer):
         self, scale=1.0, best=math.nan, wait=0.0, cooldown_counter=0.0
     ):
         super().__init__(name="plateau_state", trainable=False)
+        unseen = math.isnan(best)
         initial = dict(
-            scale=scale, best=best, wait=wait, cooldown_counter=cooldown_counter
+            scale=scale,
+            best=0.0 if unseen else best,
+            wait=wait,
+            cooldown_counter=cooldown_counter,
         )
         self._variables_by_name = {
             key: self.add_weight(
@@ -47,6 +53,11 @@ class PlateauState(keras.layers.Layer):
             )
             for key in self.NAMES
         }
+        if unseen:
+            # Made on the device: JAX's multi-process device_put checks
+            # that every process passes the same value, and NaN != NaN.
+            variable = self._variables_by_name["best"]
+            variable.assign(variable * math.nan)
 
     @property
     def scale_variable(self):
@@ -113,6 +124,8 @@ class ScaledSchedule(LearningRateSchedule):
     ):
         self.schedule = check_schedule("schedule", schedule)
         scale = check_float("scale", scale, low=0.0)
+        if not isinstance(self.schedule, LearningRateSchedule):
+            check_learning_rate("schedule * scale", self.schedule * scale)
         self.state = PlateauState(scale=scale, **_check_counters(plateau_state))
         self.name = name
 
@@ -129,7 +142,7 @@ class ScaledSchedule(LearningRateSchedule):
         # On jax the compiled train step holds the scale it was traced
         # with: whoever changes it retraces (make_train_function(force=True)).
         scale = ops.cast(self.state.scale_variable.value, "float32")
-        return evaluate(self.schedule, step) * scale
+        return evaluate(self.schedule, as_step(step)) * scale
 
     def get_config(self):
         values = self.state.read()

@@ -2,15 +2,16 @@
 
 from keras import ops
 
-from keras_lrtools._validation import check_positive_int
 from keras_lrtools._validation import check_sequence
+from keras_lrtools._validation import check_step_count
 from keras_lrtools._validation import check_strictly_increasing
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
-from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import check_schedule
 from keras_lrtools.schedules._common import evaluate
 from keras_lrtools.schedules._common import from_config_with_schedules
+from keras_lrtools.schedules._common import is_before
 from keras_lrtools.schedules._common import serialize
 from keras_lrtools.schedules._common import shifted_step
 
@@ -62,7 +63,7 @@ class SequentialSchedule(LearningRateSchedule):
         ]
         boundaries = check_sequence("boundaries", boundaries)
         self.boundaries = [
-            check_positive_int(f"boundaries[{i}]", b)
+            check_step_count(f"boundaries[{i}]", b)
             for i, b in enumerate(boundaries)
         ]
         check_strictly_increasing("boundaries", self.boundaries)
@@ -77,13 +78,13 @@ class SequentialSchedule(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        float_step = as_float_step(step)
+        step = as_step(step)
         value = evaluate(self.schedules[0], step)
         for boundary, schedule in zip(
             self.boundaries, self.schedules[1:], strict=True
         ):
             piece = evaluate(schedule, shifted_step(step, boundary))
-            value = ops.where(float_step < boundary, value, piece)
+            value = ops.where(is_before(step, boundary), value, piece)
         return value
 
     def get_config(self):

@@ -16,8 +16,7 @@ from collections.abc import Callable
 
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_non_negative_int
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules.cosine import CosineDecay
 from keras_lrtools.schedules.cosine import CosineDecayRestarts
 from keras_lrtools.schedules.cyclical import CyclicalLearningRate
@@ -225,8 +224,8 @@ def run_arguments(
 ):
     """The constructor arguments `for_run` uses (see there), as a dict."""
     name = check_choice("name", name, tuple(RUN_SIZES))
-    total_steps = check_positive_int("total_steps", total_steps)
-    warmup_steps = check_non_negative_int("warmup_steps", warmup_steps)
+    total_steps = check_step_count("total_steps", total_steps)
+    warmup_steps = check_step_count("warmup_steps", warmup_steps, minimum=0)
     if warmup_steps >= total_steps:
         raise ValueError(
             "Argument `warmup_steps` must be < total_steps "

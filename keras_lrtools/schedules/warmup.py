@@ -4,14 +4,16 @@ from keras import ops
 
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
 from keras_lrtools.schedules._common import check_schedule
 from keras_lrtools.schedules._common import evaluate
 from keras_lrtools.schedules._common import from_config_with_schedules
+from keras_lrtools.schedules._common import is_before
 from keras_lrtools.schedules._common import progress
 from keras_lrtools.schedules._common import serialize
 from keras_lrtools.schedules._common import shifted_step
@@ -69,7 +71,7 @@ class Warmup(LearningRateSchedule):
         name="Warmup",
     ):
         self.schedule = check_schedule("schedule", schedule)
-        self.warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+        self.warmup_steps = check_step_count("warmup_steps", warmup_steps)
         self.shape = check_choice("shape", shape, WARMUP_SHAPES)
         self.initial_learning_rate = check_learning_rate(
             "initial_learning_rate",
@@ -79,11 +81,12 @@ class Warmup(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
+        step = as_step(step)
         target = evaluate(self.schedule, 0)
         fraction = progress(as_float_step(step), 0, self.warmup_steps)
         ramp = anneal(self.shape, self.initial_learning_rate, target, fraction)
         after = evaluate(self.schedule, shifted_step(step, self.warmup_steps))
-        return ops.where(as_float_step(step) < self.warmup_steps, ramp, after)
+        return ops.where(is_before(step, self.warmup_steps), ramp, after)
 
     def get_config(self):
         return {

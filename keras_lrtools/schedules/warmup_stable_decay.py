@@ -4,12 +4,13 @@ from keras import ops
 
 from keras_lrtools._validation import check_choice
 from keras_lrtools._validation import check_learning_rate
-from keras_lrtools._validation import check_non_negative_int
-from keras_lrtools._validation import check_positive_int
+from keras_lrtools._validation import check_step_count
 from keras_lrtools.schedules._common import REGISTER
 from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import anneal
 from keras_lrtools.schedules._common import as_float_step
+from keras_lrtools.schedules._common import as_step
+from keras_lrtools.schedules._common import is_before
 from keras_lrtools.schedules._common import progress
 
 WSD_DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
@@ -76,9 +77,13 @@ class WarmupStableDecay(LearningRateSchedule):
         self.peak_learning_rate = check_learning_rate(
             "peak_learning_rate", peak_learning_rate, positive=True
         )
-        self.warmup_steps = check_non_negative_int("warmup_steps", warmup_steps)
-        self.stable_steps = check_non_negative_int("stable_steps", stable_steps)
-        self.decay_steps = check_positive_int("decay_steps", decay_steps)
+        self.warmup_steps = check_step_count(
+            "warmup_steps", warmup_steps, minimum=0
+        )
+        self.stable_steps = check_step_count(
+            "stable_steps", stable_steps, minimum=0
+        )
+        self.decay_steps = check_step_count("decay_steps", decay_steps)
         self.initial_learning_rate = _check_below_peak(
             "initial_learning_rate",
             initial_learning_rate,
@@ -93,23 +98,24 @@ class WarmupStableDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        step = as_float_step(step)
+        step = as_step(step)
+        float_step = as_float_step(step)
         peak = self.peak_learning_rate
         warmup = anneal(
             "linear",
             self.initial_learning_rate,
             peak,
-            progress(step, 0, max(self.warmup_steps, 1)),
+            progress(float_step, 0, max(self.warmup_steps, 1)),
         )
         decay_begin = self.warmup_steps + self.stable_steps
         decay = anneal(
             self.decay_shape,
             peak,
             self.final_learning_rate,
-            progress(step, decay_begin, self.decay_steps),
+            progress(float_step, decay_begin, self.decay_steps),
         )
-        value = ops.where(step < decay_begin, peak, decay)
-        return ops.where(step < self.warmup_steps, warmup, value)
+        value = ops.where(is_before(step, decay_begin), peak, decay)
+        return ops.where(is_before(step, self.warmup_steps), warmup, value)
 
     def get_config(self):
         return {

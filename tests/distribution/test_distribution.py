@@ -177,9 +177,9 @@ except Exception as error:
 @tensorflow_only
 def test_multiworker_chief_and_the_keras_bug_that_blocks_fit():
     """Two workers on 127.0.0.1: worker 0 is the chief, and Keras's fit
-    fails under MultiWorkerMirroredStrategy, which is why the recipe
-    refuses --strategy multiworker. When Keras fixes it, this test fails
-    and the recipe can offer the strategy."""
+    fails under MultiWorkerMirroredStrategy, which is why the recipe's
+    --strategy multiworker runs on jax only. When Keras fixes it, this
+    test fails and the recipe can offer it on tensorflow too."""
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = [
@@ -207,11 +207,86 @@ def test_multiworker_chief_and_the_keras_bug_that_blocks_fit():
         assert "FIT FAILED ValueError" in output, output
 
 
-def test_recipe_refuses_multiworker_with_the_reason(capsys):
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_recipe_refuses_multiworker_off_jax_with_the_command_that_works(
+    backend, capsys, monkeypatch
+):
+    monkeypatch.setenv("KERAS_BACKEND", backend)
     recipe = _recipe()
     with pytest.raises(SystemExit) as raised:
         recipe.signs_arguments.parse_arguments(["--strategy", "multiworker"])
     assert raised.value.code == 2
     error = capsys.readouterr().err
     assert "keras-team/keras#20585" in error
-    assert "--strategy mirrored" in error
+    assert f"(got '{backend}')" in error
+    assert (
+        "KERAS_BACKEND=jax python recipes/train_signs.py --strategy " in error
+    )
+    assert len(error.strip().splitlines()) == 1
+
+
+CLUSTER = ["--coordinator", "127.0.0.1:1234", "--num-processes", "2"]
+
+
+@pytest.mark.parametrize(
+    "argv, variables, message",
+    [
+        (CLUSTER, {}, "go together (or none, where JAX finds the cluster)"),
+        (
+            [*CLUSTER, "--process-id", "2"],
+            {},
+            "--process-id must be in 0 .. 1 (--num-processes 2), got 2.",
+        ),
+        (
+            ["--coordinator", "localhost", *CLUSTER[2:], "--process-id", "0"],
+            {},
+            "--coordinator must be HOST:PORT (a port in 1-65535), got "
+            "'localhost'.",
+        ),
+        (
+            [*CLUSTER[:2], "--num-processes", "0", "--process-id", "0"],
+            {},
+            "--num-processes must be >= 1, got 0.",
+        ),
+        (
+            [*CLUSTER, "--process-id", "0", "--peer-timeout", "0"],
+            {},
+            "--peer-timeout must be a positive integer, got 0.",
+        ),
+        (
+            [],
+            {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "127.0.0.1:1234"},
+            "go together",
+        ),
+        (
+            [*CLUSTER],
+            {"KERAS_DISTRIBUTION_PROCESS_ID": "first"},
+            "$KERAS_DISTRIBUTION_PROCESS_ID must be an integer, got 'first'.",
+        ),
+    ],
+)
+def test_recipe_checks_the_cluster_before_starting(
+    argv, variables, message, capsys, monkeypatch
+):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    recipe = _recipe()
+    with pytest.raises(SystemExit) as raised:
+        recipe.signs_arguments.parse_arguments(
+            ["--strategy", "multiworker", *argv]
+        )
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_cluster_flags_belong_to_multiworker(capsys):
+    recipe = _recipe()
+    with pytest.raises(SystemExit) as raised:
+        recipe.signs_arguments.parse_arguments(["--process-id", "1"])
+    assert raised.value.code == 2
+    assert "--process-id is for --strategy multiworker." in (
+        capsys.readouterr().err
+    )

@@ -190,6 +190,20 @@ EXTRA = [
     ("find_learning_rate", _find, "max_lr", 1e-9, V),  # below min_lr
     ("find_learning_rate", _find, "x", "pictures", T),
     ("find_learning_rate", _find, "model", "model", T),
+    (
+        "BackupAndRestore",
+        lambda **kw: C.BackupAndRestore(**kw),
+        "backup_dir",
+        None,
+        V,
+    ),
+    (
+        "BackupAndRestore",
+        lambda **kw: C.BackupAndRestore(**{"backup_dir": "backup", **kw}),
+        "save_freq",
+        "often",
+        V,
+    ),
     ("schedules.get", lambda **kw: S.get(**kw), "name", "fast", V),
     ("schedules.get", lambda **kw: S.get(**kw), "name", 3, T),
     ("load_data", lambda **kw: signs.load_data(**kw), "data_dir", 3, T),

@@ -74,6 +74,7 @@ CASES = [
             (-0.1, V, r"must be >=? 0.*Received: .*=-0.1"),
             (NAN, V, r"finite.*Received: .*=nan"),
             (INF, V, r"finite.*Received: .*=inf"),
+            (1e39, V, r"float32's range.*Received: .*=1e\+39"),
             ("0.1", T, r"real number.*Received: .*='0.1'"),
             (True, T, r"real number.*Received: .*=True"),
             (None, T, r"real number.*Received: .*=None"),
@@ -107,8 +108,44 @@ CASES = [
             (10.5, T, r"integer.*Received: .*=10.5"),
             ("10", T, r"integer.*Received: .*='10'"),
             (True, T, r"integer, not a bool.*Received: .*=True"),
+            (2**53 + 1, V, r"<= 2\*\*53.*Received: .*=9007199254740993"),
+            (2**63, V, r"<= 2\*\*53.*Received: .*=9223372036854775808"),
         ]
     ],
+    # Counts and products past what float32 or float64 hold.
+    *[
+        (S.PiecewiseConstantDecay, dict(boundaries=[5, big]), V, pat)
+        for big, pat in [
+            (2**63, r"`boundaries\[1\]` must be <= 2\*\*53"),
+            (2**53 + 1, r"`boundaries\[1\]` must be <= 2\*\*53"),
+        ]
+    ],
+    (
+        S.SequentialSchedule,
+        dict(boundaries=[2**63]),
+        V,
+        r"`boundaries\[0\]` must be <= 2\*\*53",
+    ),
+    (
+        S.ScaledSchedule,
+        dict(schedule=1e38, scale=10.0),
+        V,
+        r"`schedule \* scale` must be within float32's range.*=1e\+39",
+    ),
+    (S.ScaledSchedule, dict(scale=1e39), V, r"`scale`.*float32's range"),
+    (
+        S.OneCycle,
+        dict(maximal_learning_rate=1e38, div_factor=1e-3),
+        V,
+        r"`maximal_learning_rate / div_factor` must be within float32",
+    ),
+    (
+        S.CosineDecayRestarts,
+        dict(first_decay_steps=1, t_mul=1.0001),
+        V,
+        r"`t_mul` must be 1.0, or large enough that 4096 periods reach "
+        r"2\*\*53.*t_mul=1.0001, first_decay_steps=1",
+    ),
     # Rates and factors out of range.
     (S.ExponentialDecay, dict(decay_rate=0.0), V, r"`decay_rate`.*> 0"),
     (S.ExponentialDecay, dict(decay_rate=-1.0), V, r"`decay_rate`.*=-1.0"),
