@@ -53,7 +53,7 @@ def as_step(step):
     Tensors and variables are taken as they are, their values unread (no
     device sync).
     """
-    if isinstance(step, (float, np.floating)) and not isinstance(step, bool):
+    if isinstance(step, (float, np.floating)):
         step = float(step)
         if not 0.0 <= step <= MAX_STEP:
             raise ValueError(

@@ -82,7 +82,18 @@ def _check_family(root, name, updates, get):
         assert len(_raw_points(run_dir, "learning_rate")) > updates, context
     for tag in ("learning_rate", "learning_rate_scale"):
         assert [s for s, _ in logs[tag]] == list(range(updates)), context
-        assert logs[tag] == expected[tag], context
+    assert logs["learning_rate_scale"] == expected["learning_rate_scale"]
+    # The same float32 values, to the last bit but one: the logger
+    # evaluates the schedule over blocks of updates, and tensorflow's
+    # vectorized cos can round a step differently by its place in a block
+    # (a resumed run's blocks start elsewhere).
+    np.testing.assert_allclose(
+        [v for _, v in logs["learning_rate"]],
+        [v for _, v in expected["learning_rate"]],
+        rtol=2.4e-7,
+        atol=0,
+        err_msg=str(context),
+    )
     np.testing.assert_allclose(
         [v for _, v in logs["loss"]],
         [v for _, v in expected["loss"]],
