@@ -15,6 +15,22 @@ RECIPE = os.path.join(
     "recipes",
     "train_signs.py",
 )
+
+
+def _recipe_module(name):
+    """A module beside the recipe, by file (no sys.path change)."""
+    path = os.path.join(os.path.dirname(RECIPE), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The recipe's threads for one process, before any backend starts: the
+# benchmarks compare the recipe with fit under the same settings.
+THREADS = _recipe_module("signs_threads")
+ORIGINAL_ENVIRONMENT = dict(os.environ)  # for the recipe's own processes
+THREADS.pin(THREADS.default_threads(jobs=1))
 BATCH_SIZE = 32
 
 
@@ -131,6 +147,7 @@ def environment():
             pass
     return {
         "backend": keras.backend.backend(),
+        "cpu_threads": THREADS.in_force(),
         "versions": versions,
         "machine": {
             "platform": platform.platform(),

@@ -12,6 +12,8 @@ import json
 import math
 import os
 
+import signs_threads
+
 DEFAULT_EPOCHS = 150
 SMOKE_EPOCHS = 3
 DEFAULT_BATCH_SIZE = 32
@@ -184,6 +186,21 @@ def _parser():
         "Goyal et al. (2017) (default: none)",
     )
     add(
+        "--jobs",
+        type=int,
+        default=None,
+        help="with --schedule all: runs trained at once, each in its own "
+        "process (default: one per core)",
+    )
+    add(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads of each training process (default: the cores "
+        "divided by --jobs; jax on a CPU: 1)",
+    )
+    add("--run-dir", default=None, help=argparse.SUPPRESS)  # a sweep's run
+    add(
         "--print-every",
         type=int,
         default=None,
@@ -205,6 +222,9 @@ def parse_arguments(argv):
     _check_positive(parser, "--batch-size", args.batch_size, "try 32")
     if args.print_every is not None:
         _check_positive(parser, "--print-every", args.print_every, "try 10")
+    for flag, value in (("--jobs", args.jobs), ("--threads", args.threads)):
+        if value is not None:
+            _check_positive(parser, flag, value, "try 2")
     if args.warmup_epochs is not None and not (
         0 <= args.warmup_epochs < args.epochs
     ):
@@ -218,6 +238,11 @@ def parse_arguments(argv):
     args.overrides = _overrides(parser, args.set)
     _check_folders(parser, args)
     _check_combinations(parser, args)
+    if args.jobs is None:
+        sweep = args.schedule == "all" and args.strategy == "none"
+        args.jobs = signs_threads.cores() if sweep else 1
+    if args.threads is None:
+        args.threads = signs_threads.default_threads(args.jobs)
     return args
 
 
@@ -336,6 +361,13 @@ def _check_combinations(parser, args):
         parser.error("--lr and --set apply to one schedule, not to 'all'.")
     if one and len(args.seeds) > 1:
         parser.error("--seeds is for --schedule all; use --seed for one run.")
+    if one and args.jobs is not None:
+        parser.error("--jobs is for --schedule all (one run is one process).")
+    if args.strategy != "none" and (args.jobs or 1) > 1:
+        parser.error(
+            f"--jobs trains runs side by side on one device each; with "
+            f"--strategy {args.strategy}, use --jobs 1."
+        )
 
 
 def _check_cluster(parser, args):

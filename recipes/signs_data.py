@@ -39,11 +39,13 @@ def _per_class(x, y, count):
 def fit_inputs(backend, train, test, batch_size, seed, distribution=None):
     """fit()'s data arguments.
 
-    On tensorflow, cached tf.data pipelines: the training one shuffled
-    every epoch, the test set as one batch (validation every epoch costs
-    one small call). On jax and torch, which need no TensorFlow, NumPy
-    arrays shuffled and batched by Keras. With several processes, each
-    feeds its own part of every global batch (`ProcessShard`).
+    On tensorflow, a cached tf.data pipeline shuffled every epoch; on jax
+    and torch, which need no TensorFlow, NumPy arrays shuffled and batched
+    by Keras. On one device the test set is evaluated by
+    `signs_report.TestSetEvaluation` in one forward pass; on several, by
+    fit's `validation_data` (as one batch), and with several processes,
+    where each feeds its own part of every global batch (`ProcessShard`),
+    each evaluates its part of the test set (the mean is over all).
     """
     (x, y), (x_test, y_test) = train, test
     if distribution is not None and distribution.num_processes > 1:
@@ -54,15 +56,15 @@ def fit_inputs(backend, train, test, batch_size, seed, distribution=None):
             validation_data=(x_test[part], y_test[part]),
             validation_batch_size=part.stop - part.start,
         )
+    several = distribution is not None and distribution.replicas > 1
     if backend != "tensorflow":
-        return dict(
-            x=x,
-            y=y,
-            batch_size=batch_size,
-            shuffle=True,
-            validation_data=(x_test, y_test),
-            validation_batch_size=len(x_test),
-        )
+        inputs = dict(x=x, y=y, batch_size=batch_size, shuffle=True)
+        if several:
+            inputs.update(
+                validation_data=(x_test, y_test),
+                validation_batch_size=len(x_test),
+            )
+        return inputs
     import tensorflow as tf
 
     dataset = (
@@ -72,13 +74,15 @@ def fit_inputs(backend, train, test, batch_size, seed, distribution=None):
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-    validation = (
-        tf.data.Dataset.from_tensor_slices((x_test, y_test))
-        .batch(len(x_test))
-        .cache()
-    )
     # The pipeline shuffles; Keras's own shuffle would warn.
-    return dict(x=dataset, shuffle=False, validation_data=validation)
+    inputs = dict(x=dataset, shuffle=False)
+    if several:
+        inputs["validation_data"] = (
+            tf.data.Dataset.from_tensor_slices((x_test, y_test))
+            .batch(len(x_test))
+            .cache()
+        )
+    return inputs
 
 
 def _part(size, distribution):

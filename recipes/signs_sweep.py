@@ -2,13 +2,25 @@
 
 Each run writes its logs (and its HParams session) into its own folder of
 the sweep; the sweep's folder gets the HParams experiment (which
-hyperparameters and metrics the dashboard shows) and the report.
+hyperparameters and metrics the dashboard shows) and the report. With
+`--jobs N`, N runs train at once, each in a worker process of its own
+(started with the thread variables of signs_threads already set); every
+run is seeded on its own, so the report and logs are those of the
+sequential sweep, and each run's output is printed whole, in order.
 """
 
+import _thread
+import concurrent.futures
+import contextlib
+import io
 import logging
+import multiprocessing
 import os
+import threading
+import time
 
 import signs_report
+import signs_threads
 
 from keras_lrtools.callbacks import is_chief
 from keras_lrtools.hparams import log_experiment
@@ -21,19 +33,24 @@ def run_folder(sweep, name, seeds, seed):
     )
 
 
-def run_sweep(sweep, names, seeds, train):
-    """Trains `train(name, seed, folder)` for every name and seed; writes
-    the HParams experiment and the report; returns the summaries."""
-    # A new model per run: TensorFlow's retracing warning is expected.
-    logging.getLogger("tensorflow").addFilter(
-        lambda record: "tf.function retracing" not in record.getMessage()
-    )
-    summaries = []
-    for name in names:
-        for seed in seeds:
+def run_sweep(sweep, names, seeds, train, jobs=1, args=None):
+    """Trains `train(name, seed, folder)` for every name and seed (with
+    `jobs` > 1, the recipe's own training with `args` in worker
+    processes); writes the HParams experiment and the report; returns the
+    summaries."""
+    _quiet_retracing()
+    runs = [
+        (name, seed, run_folder(sweep, name, seeds, seed))
+        for name in names
+        for seed in seeds
+    ]
+    if jobs > 1:
+        summaries = _in_workers(runs, jobs, args)
+    else:
+        summaries = []
+        for name, seed, folder in runs:
             if is_chief():
                 print(f"-- {name}, seed {seed}", flush=True)
-            folder = run_folder(sweep, name, seeds, seed)
             summaries.append(train(name, seed, folder))
     if not is_chief():  # process 0 of several writes the report
         return summaries
@@ -53,3 +70,87 @@ def run_sweep(sweep, names, seeds, train):
         f"tensorboard --logdir {sweep}"
     )
     return summaries
+
+
+def _quiet_retracing():
+    # A new model per run: TensorFlow's retracing warning is expected.
+    logging.getLogger("tensorflow").addFilter(
+        lambda record: "tf.function retracing" not in record.getMessage()
+    )
+
+
+def _in_workers(runs, jobs, args):
+    """The runs in `jobs` worker processes; their summaries in order."""
+    signs_threads.pin(args.threads)  # inherited by the workers
+    context = multiprocessing.get_context("spawn")  # a fresh Keras each
+    executor = concurrent.futures.ProcessPoolExecutor(
+        min(jobs, len(runs)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(args,),
+    )
+    print(f"Training {jobs} runs at once, {args.threads} thread(s) each.")
+    summaries = []
+    try:
+        futures = [executor.submit(_train_in_worker, *run) for run in runs]
+        for (name, seed, _), future in zip(runs, futures, strict=True):
+            output, summary = future.result()
+            print(f"-- {name}, seed {seed}\n{output}", end="", flush=True)
+            summaries.append(summary)
+    except BaseException:
+        # Ctrl-C reaches the workers too: each writes what its run holds.
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown()
+    return summaries
+
+
+# In each worker process: the recipe's module, its data and arguments.
+_WORKER = {}
+
+
+def _start_worker(args):
+    import train_signs
+
+    _quiet_retracing()
+    threading.Thread(
+        target=_end_with_parent, args=(os.getppid(),), daemon=True
+    ).start()
+    _WORKER.update(
+        recipe=train_signs,
+        args=args,
+        data=train_signs.signs_data.load(args.data_dir, args.smoke),
+        distribution=train_signs.signs_strategy.make_distribution(args),
+        interrupted=False,
+    )
+
+
+def _end_with_parent(parent):
+    """Ends this worker when the sweep's process is gone (killed): the
+    run in progress stops as on Ctrl-C, writing what it holds."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    _thread.interrupt_main()
+    time.sleep(30)
+    os._exit(1)
+
+
+def _train_in_worker(name, seed, folder):
+    """One run; returns (its printed output, its summary)."""
+    if _WORKER["interrupted"]:
+        raise KeyboardInterrupt  # started after Ctrl-C: not trained
+    recipe, output = _WORKER["recipe"], io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            summary = recipe.train(
+                name,
+                seed,
+                _WORKER["args"],
+                _WORKER["data"],
+                folder,
+                _WORKER["distribution"],
+            )
+    except (recipe.Interrupted, KeyboardInterrupt) as interrupt:
+        _WORKER["interrupted"] = True
+        raise recipe.Interrupted(str(interrupt)) from None
+    return output.getvalue(), summary

@@ -41,9 +41,11 @@ import sys
 import time
 
 import signs_arguments
+import signs_threads
 
 if __name__ == "__main__":
     ARGS = signs_arguments.parse_arguments(sys.argv[1:])  # before Keras
+    signs_threads.pin(ARGS.threads)  # each process its share of the cores
 
 import keras_lrtools  # noqa: F401 (starts Keras without TensorFlow's noise)
 
@@ -114,12 +116,15 @@ def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss="sparse_categorical_crossentropy",
-        # StepRecorder keeps each update's loss and accuracy for
-        # StepTensorBoard: per-step logs at almost no cost.
-        metrics=["accuracy", StepRecorder()],
+        # With several steps per call, StepRecorder keeps each update's
+        # loss and accuracy for StepTensorBoard (per-step logs at almost
+        # no cost); with one, StepTensorBoard reads them after each step.
+        metrics=["accuracy"] + ([] if one_step else [StepRecorder()]),
         steps_per_execution=1 if one_step else updates_per_epoch,
         jit_compile="auto" if (on_gpu or backend == "jax") else False,
     )
+    if distribution.replicas == 1:  # else fit's validation_data
+        callbacks.insert(0, signs_report.TestSetEvaluation(*test))
     every = args.print_every or max(1, args.epochs // 10)
     progress = signs_report.Progress(every, args.epochs)
     callbacks += [progress, StepTensorBoard(log_dir)]
@@ -134,6 +139,7 @@ def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
     settings = dict(plan.settings(), model=args.model, epochs=args.epochs)
     settings.update(seed=seed, backend=backend, strategy=args.strategy)
     settings.update(batch_size=args.batch_size, global_batch_size=batch_size)
+    settings.update(cpu_threads=signs_threads.in_force())
     if distribution.is_chief:
         write_json(os.path.join(log_dir, "run.json"), settings)
     inputs = signs_data.fit_inputs(
@@ -252,6 +258,8 @@ def run(args, distribution):
             lambda name, seed, folder: train(
                 name, seed, args, data, folder, distribution
             ),
+            jobs=args.jobs,
+            args=args,
         )
         return 0
     only_find = args.find_lr and args.lr != "auto"  # trains nothing

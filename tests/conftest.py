@@ -1,8 +1,26 @@
+import importlib.util
 import os
 
-import keras
-import numpy as np
-import pytest
+
+def _pin_threads():
+    """pytest -n N: each worker gets its share of the cores (the recipe's
+    signs_threads), set before any backend starts: PyTorch's default
+    threads run 30x slower when oversubscribed."""
+    path = os.path.join(
+        os.path.dirname(__file__), "..", "recipes", "signs_threads.py"
+    )
+    spec = importlib.util.spec_from_file_location("signs_threads", path)
+    threads = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(threads)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1))
+    threads.pin(threads.share(workers))
+
+
+_pin_threads()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 def pytest_report_header(config):

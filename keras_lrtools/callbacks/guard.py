@@ -370,7 +370,8 @@ class LearningRateGuard(keras.callbacks.Callback):
 
         A unit is dead if it outputs 0 for every input of the sample.
         """
-        outputs = self._probe(self._sample, training=False)
+        # One compiled call (an eager one compiles op by op on jax).
+        outputs = self._probe.predict_on_batch(self._sample)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         dead = total = 0
         dead_layers = []

@@ -134,6 +134,15 @@ class StepRecorder(keras.metrics.Metric):
             aggregation="only_first_replica",
             name="position",
         )
+        # The last batch's own loss, kept by update_state so that result()
+        # is a read (Keras reads it eagerly at every epoch's end).
+        self.last_batch_loss = self.add_variable(
+            shape=(),
+            initializer="zeros",
+            dtype="float32",
+            aggregation="only_first_replica",
+            name="last_batch_loss",
+        )
         self._sources = None
 
     def _watched_variables(self):
@@ -163,29 +172,35 @@ class StepRecorder(keras.metrics.Metric):
         values = [ops.cast(v.value, "float32") for v in variables]
         values += [ops.zeros((), "float32")] * (self.width - len(values))
         row = ops.reshape(ops.stack(values), (1, self.width))
-        index = ops.mod(self.position.value, self.capacity)
+        position = self.position.value
+        index = ops.mod(position, self.capacity)
         start = ops.stack([index, ops.zeros((), "int32")])
+        before = ops.where(
+            position >= 1,
+            ops.take(
+                self.snapshots.value, ops.mod(position - 1, self.capacity), 0
+            ),
+            ops.zeros((self.width,), "float32"),
+        )
         self.snapshots.assign(
             ops.slice_update(self.snapshots.value, start, row)
         )
-        self.position.assign(self.position.value + 1)
+        self.position.assign(position + 1)
+        if self.width < 2:
+            return
+        # The loss tracker's (total, count) come first.
+        total, count = values[0] - before[0], values[1] - before[1]
+        self.last_batch_loss.assign(
+            ops.where(count > 0, total / ops.maximum(count, 1e-12), 0.0)
+        )
 
     def result(self):
-        position = self.position.value
-        snapshots = self.snapshots.value
-        now = ops.take(snapshots, ops.mod(position - 1, self.capacity), axis=0)
-        before = ops.where(
-            position >= 2,
-            ops.take(snapshots, ops.mod(position - 2, self.capacity), axis=0),
-            ops.zeros((self.width,), "float32"),
-        )
-        total = now[0] - before[0]
-        count = now[1] - before[1]
-        return ops.where(count > 0, total / ops.maximum(count, 1e-12), 0.0)
+        return self.last_batch_loss.value
 
     def reset_state(self):
         self.snapshots.assign(ops.zeros((self.capacity, self.width)))
         self.position.assign(0)
+        self.last_batch_loss.assign(0.0)
 
     def get_config(self):
         return {

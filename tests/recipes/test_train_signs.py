@@ -175,13 +175,21 @@ def _command_line(argv, cwd, hidden=("keras", "tensorflow"), env=None):
         (["--log-dir", "a_file"], "--log-dir 'a_file': "),
         (["--log-dir", "a_file/logs"], "--log-dir 'a_file/logs': "),
         (["--strategy", "mirrored"], "needs KERAS_BACKEND=tensorflow"),
+        (["--jobs", "0"], "--jobs must be a positive integer, got 0"),
+        (["--threads", "-1"], "--threads must be a positive integer"),
+        (["--jobs", "2"], "--jobs is for --schedule all"),
+        (
+            ["--schedule", "all", "--jobs", "2", "--strategy", "data_parallel"],
+            "with --strategy data_parallel, use --jobs 1",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_before_keras_starts(
     argv, message, tmp_path
 ):
     (tmp_path / "a_file").write_text("a user's file")
-    backend = {"KERAS_BACKEND": "jax"} if "mirrored" in argv else {}
+    jax_only = "mirrored" in argv or "data_parallel" in argv
+    backend = {"KERAS_BACKEND": "jax"} if jax_only else {}
     result = _command_line(argv, tmp_path, env=backend)
     assert result.returncode == 2, result.stderr[-2000:]
     (line,) = result.stderr.splitlines()
@@ -462,3 +470,30 @@ def test_ctrl_c_ends_with_one_line_status_130_and_readable_logs(tmp_path):
     # Every update written up to the last drained one, in order: the two
     # epochs before the third's progress line at least (6 updates each).
     assert steps == list(range(len(steps))) and 12 <= len(steps) <= update
+
+
+def test_the_test_set_evaluation_is_keras_evaluate_in_one_forward_pass():
+    recipe = _recipe()
+    rng = np.random.default_rng(3)
+    x = rng.random((48, 64, 64, 3), dtype=np.float32)
+    y = rng.integers(0, 6, 48)
+    x_test, y_test = x[:20], y[:20]
+    keras.utils.set_random_seed(1)
+    model = recipe.build_model("mlp")
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(dict(logs))
+    )
+    evaluation = recipe.signs_report.TestSetEvaluation(x_test, y_test)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[evaluation, record])
+    # After the last epoch the weights are those evaluate() sees.
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    assert seen[-1]["val_loss"] == pytest.approx(loss, rel=1e-5)
+    assert seen[-1]["val_accuracy"] == pytest.approx(accuracy, abs=1e-7)
+    # The callbacks after it (History too) see the values.
+    assert model.history.history["val_loss"] == [s["val_loss"] for s in seen]
