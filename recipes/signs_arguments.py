@@ -199,7 +199,6 @@ def _parser():
         help="CPU threads of each training process (default: the cores "
         "divided by --jobs; jax on a CPU: 1)",
     )
-    add("--run-dir", default=None, help=argparse.SUPPRESS)  # a sweep's run
     add(
         "--print-every",
         type=int,

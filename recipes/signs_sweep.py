@@ -82,14 +82,14 @@ def _quiet_retracing():
 def _in_workers(runs, jobs, args):
     """The runs in `jobs` worker processes; their summaries in order."""
     signs_threads.pin(args.threads)  # inherited by the workers
-    context = multiprocessing.get_context("spawn")  # a fresh Keras each
+    workers = min(jobs, len(runs))
     executor = concurrent.futures.ProcessPoolExecutor(
-        min(jobs, len(runs)),
-        mp_context=context,
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),  # a fresh Keras
         initializer=_start_worker,
         initargs=(args,),
     )
-    print(f"Training {jobs} runs at once, {args.threads} thread(s) each.")
+    print(f"Training {workers} runs at once, {args.threads} thread(s) each.")
     summaries = []
     try:
         futures = [executor.submit(_train_in_worker, *run) for run in runs]
