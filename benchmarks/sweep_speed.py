@@ -2,11 +2,12 @@
 Title: Wall time of the recipe's sweep, one run at a time and in parallel
 Description: Runs `recipes/train_signs.py --schedule all` (every schedule,
     seed 1) as a user would, once with `--jobs 1` and once with `--jobs N`
-    (default: one per core), and reports both wall times, the parallel
-    sweep's ratio to (sequential wall time) / N (target: at most 1.25),
-    and checks that both sweeps report the same results (every number of
-    every run but its timing). The sequential sweep's wall time is the sum
-    of its single runs (one process trains them in turn).
+    (default: one per core), both with the parallel sweep's CPU threads
+    per process, and reports both wall times, the parallel sweep's ratio
+    to (sequential wall time) / N (target: at most 1.25), and checks that
+    both sweeps report the same results (every number of every run but
+    its timing). The sequential sweep's wall time is the sum of its
+    single runs (one process trains them in turn).
 Runtime: about 5-20 minutes a backend at 150 epochs; --smoke about 3.
 
 Usage:
@@ -36,9 +37,10 @@ TARGET = 1.25
 TIMING_KEYS = ("seconds", "updates_per_second")
 
 
-def sweep(jobs, epochs, smoke, log_dir):
+def sweep(jobs, threads, epochs, smoke, log_dir):
     """(wall seconds, {run: summary}) of one `--schedule all` sweep."""
     command = [sys.executable, RECIPE, "--schedule", "all", "--jobs", str(jobs)]
+    command += ["--threads", str(threads)]
     command += ["--smoke"] if smoke else ["--epochs", str(epochs)]
     start = time.perf_counter()
     subprocess.run(
@@ -66,13 +68,22 @@ def results_without_timing(summaries):
 
 def run(jobs, epochs, smoke):
     root = tempfile.mkdtemp(prefix="bench-sweep-")
-    sequential, one = sweep(1, epochs, smoke, os.path.join(root, "jobs-1"))
-    parallel, many = sweep(jobs, epochs, smoke, os.path.join(root, "jobs-n"))
+    # Both with the parallel sweep's threads per process: the same work
+    # per run, and the same floats (tensorflow's sums differ in the last
+    # bit between 1 and 2 threads, enough to flip a near-tie early on).
+    threads = THREADS.default_threads(jobs, ORIGINAL_ENVIRONMENT)
+    sequential, one = sweep(
+        1, threads, epochs, smoke, os.path.join(root, "jobs-1")
+    )
+    parallel, many = sweep(
+        jobs, threads, epochs, smoke, os.path.join(root, "jobs-n")
+    )
     run_seconds = sum(s["seconds"] for s in one.values())
     return {
         "benchmark": "sweep_speed",
         **environment(),
         "jobs": jobs,
+        "threads_per_process": threads,
         "epochs": "smoke" if smoke else epochs,
         "runs": len(one),
         "sequential_seconds": sequential,
@@ -90,7 +101,8 @@ def markdown(result):
         f"# Sweep wall time ({result['backend']} backend)",
         "",
         f"`--schedule all`, {result['runs']} runs of {result['epochs']} "
-        f"epochs, on {result['machine']['cpus']} cores.",
+        f"epochs, on {result['machine']['cpus']} cores, "
+        f"{result['threads_per_process']} CPU thread(s) per process.",
         "",
         "| | seconds |",
         "| --- | --- |",
