@@ -68,31 +68,29 @@ def _timed_fit(model, fit_arguments, epochs):
     return seconds
 
 
-def time_recipe(recipe, data, epochs, smoke):
-    """The recipe's fit: its callbacks and evaluation."""
+def _prepared_run(recipe, data, smoke, name):
+    """(model, fit arguments) of the recipe's run on one device."""
     args = _recipe_args(recipe, smoke)
     model, fit_arguments, *_ = recipe.prepare_run(
         SCHEDULE,
         args.seed,
         args,
         data,
-        tempfile.mkdtemp(prefix="bench-recipe-"),
+        tempfile.mkdtemp(prefix=f"bench-{name}-"),
         recipe.signs_strategy.make_distribution(args),  # one device
     )
+    return model, fit_arguments
+
+
+def time_recipe(recipe, data, epochs, smoke):
+    """The recipe's fit: its callbacks and evaluation."""
+    model, fit_arguments = _prepared_run(recipe, data, smoke, "recipe")
     return _timed_fit(model, fit_arguments, epochs)
 
 
 def time_bare_fit(recipe, data, epochs, smoke):
     """The recipe's model, compile and input pipeline; nothing else."""
-    args = _recipe_args(recipe, smoke)
-    model, fit_arguments, *_ = recipe.prepare_run(
-        SCHEDULE,
-        args.seed,
-        args,
-        data,
-        tempfile.mkdtemp(prefix="bench-bare-"),
-        recipe.signs_strategy.make_distribution(args),
-    )
+    model, fit_arguments = _prepared_run(recipe, data, smoke, "bare")
     model.compile(
         optimizer=model.optimizer,
         loss=model.loss,
