@@ -27,7 +27,6 @@ import keras
 import numpy as np
 
 from keras_lrtools.schedules import ScaledSchedule
-from keras_lrtools.schedules._common import values_at_steps
 from keras_lrtools.schedules.adam import adam_bias_correction
 from keras_lrtools.schedules.adam import adamax_bias_correction
 from keras_lrtools.schedules.adam import nadam_bias_correction
@@ -103,14 +102,6 @@ class RateHolder:
     def in_force(self):
         """LR of the next update, as a Python float."""
         return float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-
-    def rates(self, steps):
-        """LR of the updates at counter values `steps`, float64 (scaled)."""
-        schedule = self.schedule
-        if schedule is not None:
-            return values_at_steps(schedule, steps)
-        # A float (or an argument-less callable): the rate in force.
-        return np.full(len(steps), self.in_force())
 
     @property
     def effective_tag(self):

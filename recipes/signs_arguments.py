@@ -1,12 +1,13 @@
 """train_signs.py's command line, checked before Keras starts.
 
-Everything here is the standard library: a bad number, path or flag comes
-back at once, with exit status 2 and one line. Schedule names and `--set`
-values are checked against keras_lrtools' table right after Keras has
-started (train_signs.check_schedule), before any data loads.
+Everything here is the standard library: a bad number, path, flag or
+schedule name comes back at once, with exit status 2 and one line. `--set`
+values are checked by the schedule itself right after Keras has started
+(signs_schedules.check), before any data loads.
 """
 
 import argparse
+import ast
 import importlib.util
 import json
 import math
@@ -43,6 +44,21 @@ CLUSTER_VARIABLES = {
     "process_id": "KERAS_DISTRIBUTION_PROCESS_ID",
 }
 RATE_NAMES = ("warmup_target", "min_lr")  # besides *learning_rate
+
+
+def schedule_names():
+    """The recipe's schedules: the short names of keras_lrtools' run table
+    (`RUN_SIZES`), read from its source without starting Keras, and
+    "plateau" (cosine under ReduceLROnPlateau)."""
+    package = importlib.util.find_spec("keras_lrtools")  # not imported
+    (folder,) = package.submodule_search_locations
+    with open(os.path.join(folder, "schedules", "sizing.py")) as source:
+        module = ast.parse(source.read())
+    for node in module.body:
+        targets = getattr(node, "targets", [])
+        if [getattr(t, "id", None) for t in targets] == ["RUN_SIZES"]:
+            return (*(ast.literal_eval(k) for k in node.value.keys), "plateau")
+    raise RuntimeError("keras_lrtools/schedules/sizing.py has no RUN_SIZES")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -215,6 +231,12 @@ def parse_arguments(argv):
     check_backend_installed(parser)
     if args.list:
         return args
+    names = schedule_names()
+    if args.schedule not in (*names, "all"):
+        parser.error(
+            f"unknown schedule {args.schedule!r}. Choose one of: "
+            f"{', '.join(names)}, all (--list shows their defaults)."
+        )
     if args.epochs is None:
         args.epochs = SMOKE_EPOCHS if args.smoke else DEFAULT_EPOCHS
     _check_positive(parser, "--epochs", args.epochs, f"try {DEFAULT_EPOCHS}")

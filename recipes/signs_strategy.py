@@ -111,18 +111,31 @@ def _join_processes(args):
     )
 
 
-def uneven_split(strategy, replicas, batch_sizes):
-    """The error text when jax's DataParallel cannot split a batch evenly
-    over its devices, else None."""
-    if strategy not in ("data_parallel", "multiworker") or not any(
-        size % replicas for size in batch_sizes
+def announce(args, distribution, data):
+    """Prints where the run trains (process 0); the error text when jax's
+    DataParallel cannot split a batch evenly over its devices, else None."""
+    replicas = distribution.replicas
+    batch_size = args.batch_size * replicas  # global
+    (x_train, _), (x_test, _) = data
+    sizes = (len(x_train) % batch_size or batch_size, len(x_test))
+    if args.strategy in ("data_parallel", "multiworker") and any(
+        size % replicas for size in sizes
     ):
-        return None
-    return (
-        f"--strategy data_parallel splits each batch over {replicas} "
-        f"devices; the batch sizes {batch_sizes} do not divide evenly. "
-        "Change --batch-size."
-    )
+        return (
+            f"--strategy data_parallel splits each batch over {replicas} "
+            f"devices; the batch sizes {sizes} do not divide evenly. "
+            "Change --batch-size."
+        )
+    backend, _, where = device_description()
+    if distribution.description:
+        where += f" ({distribution.description}, global batch {batch_size})"
+    if distribution.is_chief:
+        print(
+            f"Training on {where} with the {backend} backend; "
+            f"{len(x_train)} train / {len(x_test)} test pictures.",
+            flush=True,
+        )
+    return None
 
 
 def device_description():

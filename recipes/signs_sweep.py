@@ -23,6 +23,7 @@ import signs_report
 import signs_threads
 
 from keras_lrtools.callbacks import is_chief
+from keras_lrtools.callbacks import tensorboard_command
 from keras_lrtools.hparams import log_experiment
 
 
@@ -39,6 +40,8 @@ def run_sweep(sweep, names, seeds, train, jobs=1, args=None):
     processes); writes the HParams experiment and the report; returns the
     summaries."""
     _quiet_retracing()
+    if is_chief():
+        print(f"Sweep of {len(names)} schedules, seeds {seeds}: {sweep}")
     runs = [
         (name, seed, run_folder(sweep, name, seeds, seed))
         for name in names
@@ -66,8 +69,8 @@ def run_sweep(sweep, names, seeds, train, jobs=1, args=None):
     print(table)
     print(
         f"Report: {os.path.join(sweep, 'summary.md')}, summary.csv, "
-        "runs.csv, summary.png; HParams: "
-        f"tensorboard --logdir {sweep}"
+        "runs.csv, summary.png; per-step curves and HParams: "
+        f"{tensorboard_command(sweep)}"
     )
     return summaries
 

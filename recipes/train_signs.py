@@ -131,8 +131,13 @@ def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
     guard = None
     if not args.no_guard:
         # 64 pictures every 5 epochs: the dead-ReLU probe is a forward pass.
+        # With one call per epoch the epoch's end sees the batches' loss;
+        # no per-batch check keeps Keras's batch ends asynchronous (jax).
         guard = LearningRateGuard(
-            num_classes=6, sample=x_train[:64], probe_every_epochs=5
+            num_classes=6,
+            sample=x_train[:64],
+            probe_every_epochs=5,
+            check_every_batches=1 if one_step else 0,
         )
         callbacks.append(guard)
 
@@ -226,34 +231,16 @@ def run(args, distribution):
     except SignsDataError as error:
         print(f"train_signs.py: error: {error}", file=sys.stderr)
         return 2
-    batch_size = args.batch_size * distribution.replicas
-    sizes = (len(data[0][0]) % batch_size or batch_size, len(data[1][0]))
-    uneven = signs_strategy.uneven_split(
-        args.strategy, distribution.replicas, sizes
-    )
+    uneven = signs_strategy.announce(args, distribution, data)
     if uneven:
         print(f"train_signs.py: error: {uneven}", file=sys.stderr)
         return 2
-    backend, _, where = signs_strategy.device_description()
-    if distribution.description:
-        where += f" ({distribution.description}, global batch {batch_size})"
     chief = distribution.is_chief  # prints and writes; the others train
-    if chief:
-        print(
-            f"Training on {where} with the {backend} backend; "
-            f"{len(data[0][0])} train / {len(data[1][0])} test pictures.",
-            flush=True,
-        )
     if args.schedule == "all":
         sweep = new_folder(args.log_dir, "sweep") if chief else args.log_dir
-        names = signs_schedules.NAMES
-        if chief:
-            print(
-                f"Sweep of {len(names)} schedules, seeds {args.seeds}: {sweep}"
-            )
         signs_sweep.run_sweep(
             sweep,
-            names,
+            signs_schedules.NAMES,
             args.seeds,
             lambda name, seed, folder: train(
                 name, seed, args, data, folder, distribution

@@ -104,7 +104,8 @@ class LearningRateGuard(keras.callbacks.Callback):
             training data (floats summing to 1).
         divergence_factor: Float > 1. Default 4.0.
         check_every_batches: Int >= 0; 0 checks the loss for NaN only at
-            epoch ends. Default 1.
+            epoch ends, and lets Keras run the batch-end callbacks
+            asynchronously on jax and torch. Default 1.
         sample: Optional input batch (array) for the dead-ReLU test; the
             model must be a Sequential or functional model.
         max_dead_fraction: Float in (0, 1]. Default 0.95.
@@ -240,6 +241,14 @@ class LearningRateGuard(keras.callbacks.Callback):
                 # state before the first update has its (fresh) slots too.
                 optimizer.build(self.model.trainable_variables)
             self._good_state = OptimizerSnapshot(self.model, self._holders)
+
+    @property
+    def async_safe(self):
+        """True without per-batch checks (nothing to do at a batch end).
+
+        Keras then dispatches batch ends asynchronously (jax, torch).
+        """
+        return not self.check_every_batches
 
     def on_train_batch_end(self, batch, logs=None):
         if not self.check_every_batches or batch % self.check_every_batches:

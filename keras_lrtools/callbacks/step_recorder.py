@@ -168,22 +168,22 @@ class StepRecorder(keras.metrics.Metric):
         return () if self._sources is None else self._sources.items
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        # Few ops: at steps_per_execution=1 (torch) they run eagerly.
         variables = self._watched_variables()
-        values = [ops.cast(v.value, "float32") for v in variables]
-        values += [ops.zeros((), "float32")] * (self.width - len(values))
-        row = ops.reshape(ops.stack(values), (1, self.width))
+        values = ops.zeros((self.width - len(variables),), "float32")
+        if variables:
+            watched = [ops.cast(v.value, "float32") for v in variables]
+            values = ops.concatenate([ops.stack(watched), values])
         position = self.position.value
-        index = ops.mod(position, self.capacity)
-        start = ops.stack([index, ops.zeros((), "int32")])
-        before = ops.where(
-            position >= 1,
-            ops.take(
-                self.snapshots.value, ops.mod(position - 1, self.capacity), 0
-            ),
-            ops.zeros((self.width,), "float32"),
+        # The previous row; after a reset (position 0) the zeroed last row.
+        before = ops.take(
+            self.snapshots.value, ops.mod(position - 1, self.capacity), 0
         )
+        start = ops.stack([ops.mod(position, self.capacity), 0])
         self.snapshots.assign(
-            ops.slice_update(self.snapshots.value, start, row)
+            ops.slice_update(
+                self.snapshots.value, start, ops.reshape(values, (1, -1))
+            )
         )
         self.position.assign(position + 1)
         if self.width < 2:

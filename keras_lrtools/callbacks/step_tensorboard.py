@@ -6,6 +6,7 @@ import time
 
 import keras
 import numpy as np
+from keras.optimizers.schedules import LearningRateSchedule
 
 from keras_lrtools._optimizer_rates import attached_plateau_state
 from keras_lrtools._optimizer_rates import rate_holders
@@ -17,6 +18,7 @@ from keras_lrtools.callbacks.step_recorder import per_step_trackers
 from keras_lrtools.callbacks.step_recorder import watch_model
 from keras_lrtools.schedules._common import scalar_values
 from keras_lrtools.schedules._common import vectorized_values
+from keras_lrtools.schedules.scaled import ScaledSchedule
 
 # TensorBoard shows 1,000 sampled points per scalar tag by default: these
 # flags make it show every update.
@@ -71,9 +73,15 @@ class StepTensorBoard(keras.callbacks.Callback):
     records them inside the compiled step into a ring buffer on the
     device, which this callback reads once an epoch (or before it wraps),
     so logging every update costs almost nothing. It is required with
-    `steps_per_execution > 1` (otherwise the end of the first compiled
-    call raises and says so); without it, at `steps_per_execution=1`,
-    the totals are read from the device after every update (slower).
+    `steps_per_execution > 1` (otherwise fit raises, and says so, once
+    the first compiled call has run); without it, at
+    `steps_per_execution=1`, the totals are read from the device after
+    every update (slower). It has no `on_train_batch_end`: its work after
+    a compiled call is done when the next one begins, so Keras keeps
+    dispatching batch ends asynchronously (jax, torch). Each update is
+    logged with the rate its call used, also when a callback changes it
+    at the epoch's end (a plateau); on jax a float LR that a callback
+    changes mid-epoch is read at the next epoch's start.
     Metrics that are not means (AUC, precision) have no per-batch value
     and are not logged here. In a distributed run only the chief writes.
 
@@ -175,6 +183,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         # Found after the first step: the compiled metrics of the
         # tensorflow backend are built only when the step is traced.
         self._trackers = None
+        self._execution_open = False
 
     def _find_trackers(self):
         recorder, trackers = per_step_trackers(self.model.metrics)
@@ -211,8 +220,10 @@ class StepTensorBoard(keras.callbacks.Callback):
             if self._writer is None:
                 self._writer = self._new_writer(self.run_dir)
         self._batches_run = self._batches_read = 0
+        self._execution_open = False  # a compiled call not yet accounted
         self._epoch_drained = False
-        self._execution_ends = []  # (batches after the execution, time)
+        # (batches after each call, its end time, its _rates_in_force)
+        self._execution_ends = []
         self._last_row = None  # Keras resets the metrics every epoch.
 
     def _read_counter(self):
@@ -221,18 +232,65 @@ class StepTensorBoard(keras.callbacks.Callback):
 
     # Per execution ----------------------------------------------------------
 
-    def on_train_batch_end(self, batch, logs=None):
+    # The work after each compiled call is done when the next one begins
+    # (or at the epoch's end): a callback without `on_train_batch_end`
+    # lets Keras keep dispatching batch ends asynchronously (jax, torch),
+    # which overlaps the next call's input slicing with the device's work.
+
+    def on_train_batch_begin(self, batch, logs=None):
         if not self._active:
             return
+        first_of_epoch = not self._execution_open  # False once it ran
+        if self._execution_open:
+            self._execution_ended(last_of_epoch=False)
+        self._execution_open = True
+        self._in_force = self._rates_in_force(first_of_epoch)
+
+    def _rates_in_force(self, first_of_epoch):
+        """The rates the coming call's updates use.
+
+        Read before any callback at its end (a plateau at the epoch's end)
+        can change them: the plateau scale, and per optimizer the scale of
+        its `ScaledSchedule` or, for a float LR, the LR itself.
+        """
+        state = attached_plateau_state(self._model)
+        plateau = None if state is None else _scale_of(state)
+        # On jax the optimizer's variables are detached from the model
+        # after an epoch's first call: a float LR is read at that call.
+        if first_of_epoch or keras.backend.backend() != "jax":
+            self._fixed_rates = [
+                holder.in_force() if holder.schedule is None else None
+                for holder in self._holders
+            ]
+        per_holder = []
+        for holder, fixed in zip(self._holders, self._fixed_rates, strict=True):
+            held = holder.schedule
+            if isinstance(held, ScaledSchedule):
+                per_holder.append(("scale", _scale_of(held.state)))
+            elif held is not None:
+                per_holder.append(("scale", 1.0))
+            else:
+                per_holder.append(("rate", fixed))
+        return plateau, per_holder
+
+    def _end_epoch(self):
+        """Accounts for the epoch's last compiled call and drains."""
+        if self._execution_open:
+            self._execution_open = False
+            self._execution_ended(last_of_epoch=True)
+        if self._trackers is not None:
+            self._drain(final=True)
+
+    def _execution_ended(self, last_of_epoch):
         if self._trackers is None:
             self._find_trackers()
         # Every execution is full but maybe the last of the epoch, whose
         # true length is read from the device when it is drained.
         self._batches_run += self._steps_per_execution
         if self._recorder is not None:
-            self._execution_ends.append((self._batches_run, time.time()))
-            steps = (self.params or {}).get("steps")
-            last_of_epoch = steps is not None and batch + 1 >= steps
+            self._execution_ends.append(
+                (self._batches_run, time.time(), self._in_force)
+            )
             # The ring must be read before it wraps over unread rows.
             full = (
                 self._batches_run
@@ -254,8 +312,12 @@ class StepTensorBoard(keras.callbacks.Callback):
             # No update (a LossScaleOptimizer skipped it): the batch
             # counts in the next point.
             return
-        rows = {counter - 1: _read_trackers(self._trackers)}
-        self._write([counter - 1], rows, [time.time()])
+        row = _read_trackers(self._trackers)
+        counted = 0 if self._last_row is None else self._last_row[1]
+        if row[1] <= counted:  # the loss tracker counts every batch
+            raise _metrics_reset_error(first)
+        rows = {counter - 1: row}
+        self._write([counter - 1], rows, [time.time()], [self._in_force])
 
     def _drain(self, final):
         """Writes the updates the recorder holds that are not written yet.
@@ -269,18 +331,13 @@ class StepTensorBoard(keras.callbacks.Callback):
         _ = self.model  # on jax, syncs the trainer's state into variables
         snapshots = keras.ops.convert_to_numpy(self._recorder.snapshots)
         done = int(keras.ops.convert_to_numpy(self._recorder.position))
-        if done < self._batches_read:
-            raise RuntimeError(
-                "The model's metrics were reset mid-epoch before "
-                "StepTensorBoard read updates "
-                f"{self._written_upto}..; list StepTensorBoard before "
-                "callbacks that call model.evaluate()."
-            )
         # A batch whose update a LossScaleOptimizer skipped (non-finite
         # gradients) did not advance the counter; the first batches of the
         # block are taken as the skipped ones, their loss counts in the
         # next point.
         updates_done = self._read_counter() - self._written_upto
+        if done - self._batches_read < updates_done:  # fewer batches: reset
+            raise _metrics_reset_error(self._written_upto)
         batches = range(done - updates_done, done)
         first_update = self._written_upto
         self._batches_read = self._batches_run = done
@@ -296,30 +353,38 @@ class StepTensorBoard(keras.callbacks.Callback):
             update: snapshots[batch % capacity].astype(np.float64)
             for update, batch in chosen
         }
+        # Each update's wall time and rates: those of its compiled call.
         ends = self._execution_ends
-        wall_times = []
+        executions = []
         for _, batch in chosen:
             while len(ends) > 1 and ends[0][0] <= batch:
                 ends.pop(0)
-            wall_times.append(ends[0][1] if ends else time.time())
+            executions.append(ends[0])
         if updates:
-            self._write(updates, rows, wall_times)
+            self._write(
+                updates,
+                rows,
+                [wall_time for _, wall_time, _ in executions],
+                [in_force for _, _, in_force in executions],
+            )
 
     def on_test_begin(self, logs=None):
-        # Validation inside fit() resets the recorder: read it first.
-        if getattr(self, "_active", False) and self._trackers is not None:
-            self._drain(final=True)
+        # Validation inside fit() resets the metrics: read them first.
+        if getattr(self, "_active", False):
+            self._end_epoch()
 
-    def _write(self, updates, rows, wall_times):
-        """One event per update: its LRs, effective steps and batch values."""
-        state = attached_plateau_state(self.model)
-        scale = None if state is None else state.read()["scale"]
+    def _write(self, updates, rows, wall_times, in_force):
+        """One event per update: its LRs, effective steps and batch values.
+
+        `in_force`: per update, what its call used (`_rates_in_force`).
+        """
         per_update = [{} for _ in updates]
-        for holder, rates, corrections in zip(
-            self._holders, self._rates, self._corrections, strict=True
+        for position, (holder, cache, corrections) in enumerate(
+            zip(self._holders, self._rates, self._corrections, strict=True)
         ):
             suffix = "/" + holder.name if holder.name else ""
-            values = self._learning_rates(holder, rates, scale, updates)
+            forced = [per_holder[position] for _, per_holder in in_force]
+            values = _learning_rates(holder, cache, forced, updates)
             tag = holder.effective_tag
             if tag is not None:
                 # lr_t = lr * correction(k): the effective step of an LR of 1.
@@ -343,25 +408,15 @@ class StepTensorBoard(keras.callbacks.Callback):
                     values[name] = total / count
             self._last_row = row
             values.update(per_update[index])
-            if scale is not None:
-                values["learning_rate_scale"] = scale
+            plateau = in_force[index][0]
+            if plateau is not None:
+                values["learning_rate_scale"] = plateau
             self._writer.scalars(update, values, wall_times[index])
-
-    @staticmethod
-    def _learning_rates(holder, cache, scale, updates):
-        """The LR of each update, schedule(k), evaluated in blocks."""
-        if holder.schedule is None:
-            return [holder.in_force()] * len(updates)
-        # The LR is a pure function of the step for a given schedule and
-        # scale: a change of either (a plateau reduction) empties the cache.
-        cache.keep_for((id(holder.schedule), scale))
-        return cache.values(updates, holder.rates)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._active:
             return
-        if self._trackers is not None:
-            self._drain(final=True)
+        self._end_epoch()
         if self.epoch_metrics:
             # At the update count the epoch ends with, like every point.
             _ = self.model  # on jax, syncs the trainer's state into variables
@@ -400,6 +455,43 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._validation_writer = None
 
 
+def _scale_of(state):
+    """A PlateauState's scale (never detached from the model on jax)."""
+    return float(keras.ops.convert_to_numpy(state.scale_variable))
+
+
+def _learning_rates(holder, cache, in_force, updates):
+    """The LR of each update, from what its call used (`in_force`).
+
+    ("rate", lr): a float LR, as read then. ("scale", s): the schedule the
+    optimizer holds (inside its `ScaledSchedule`, if scaled since) at
+    update k, evaluated in blocks (a pure function of k), times s.
+    """
+    held = holder.schedule
+    if isinstance(held, ScaledSchedule):
+        held = held.schedule
+    if isinstance(held, LearningRateSchedule):
+        cache.keep_for(id(held))
+        values = cache.values(updates, held)
+    else:  # a float (inside a ScaledSchedule), or a float LR
+        values = [held] * len(updates)
+    rates = []
+    for value, (kind, number) in zip(values, in_force, strict=True):
+        if kind == "rate":
+            rates.append(number)
+        else:  # in float32, as ScaledSchedule multiplies them
+            rates.append(float(np.float32(value) * np.float32(number)))
+    return rates
+
+
+def _metrics_reset_error(update):
+    return RuntimeError(
+        "The model's metrics were reset mid-epoch before StepTensorBoard "
+        f"read updates {update}..; list StepTensorBoard before callbacks "
+        "that call model.evaluate()."
+    )
+
+
 def _read_trackers(trackers):
     return np.array(
         [
@@ -431,8 +523,9 @@ class _BlockCache:
 
     def values(self, updates, function):
         missing = [k for k in updates if k not in self._values]
-        if missing:
-            block = np.arange(min(missing), max(missing) + self.BLOCK)
+        while missing:
+            # Always BLOCK long: on jax an op of a new shape is compiled.
+            block = np.arange(min(missing), min(missing) + self.BLOCK)
             computed = vectorized_values(function, block)
             if computed is None:
                 # Only scalar steps: evaluate just the updates needed.
@@ -441,9 +534,8 @@ class _BlockCache:
             self._values.update(
                 zip(block.tolist(), computed.tolist(), strict=True)
             )
-            if len(self._values) > 8 * self.BLOCK:  # bounded memory
-                floor = min(updates)
-                self._values = {
-                    k: v for k, v in self._values.items() if k >= floor
-                }
+            missing = [k for k in missing if k not in self._values]
+        if len(self._values) > 8 * self.BLOCK:  # bounded memory
+            floor = min(updates)
+            self._values = {k: v for k, v in self._values.items() if k >= floor}
         return [self._values[k] for k in updates]

@@ -42,10 +42,8 @@ def get(name, **kwargs):
     """Builds a schedule from its short name and constructor arguments.
 
     Args:
-        name: One of the keys of `SCHEDULES_BY_NAME`: "exponential",
-            "natural", "inverse_time", "piecewise", "polynomial", "cosine",
-            "cosine_restarts", "linear_cosine", "noisy_linear_cosine",
-            "cyclical", "one_cycle", "warmup_stable_decay", "inverse_sqrt".
+        name: A key of `SCHEDULES_BY_NAME` (the short names of
+            `RUN_SIZES` but "constant").
         **kwargs: The arguments of that class's constructor.
 
     Returns:

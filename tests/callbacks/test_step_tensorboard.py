@@ -94,6 +94,7 @@ def test_every_update_is_logged_with_its_own_values(
         verbose=0,
         callbacks=[callback],
     )
+    # With validation, which resets the metrics before each epoch's end.
     model.fit(
         x,
         y,
@@ -102,6 +103,7 @@ def test_every_update_is_logged_with_its_own_values(
         shuffle=False,
         verbose=0,
         callbacks=[callback],
+        validation_data=(x[:9], y[:9]),
     )
     scalars = read_scalars(tmp_path / "train")
     updates = 3 * STEPS_PER_EPOCH
@@ -136,6 +138,26 @@ def test_every_update_is_logged_with_its_own_values(
     assert not np.allclose([v for _, v in scalars["loss"]][:6], running)
 
 
+class _EvaluatesAtEpochEnd(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        x, y = _data()
+        self.model.evaluate(x[:8], y[:8], verbose=0)  # resets the metrics
+
+
+@pytest.mark.parametrize("steps_per_execution", _spe_values())
+def test_metrics_reset_before_it_reads_them_is_an_error(
+    steps_per_execution, tmp_path
+):
+    model = _model(0.01, steps_per_execution)
+    x, y = _data()
+    callbacks = [_EvaluatesAtEpochEnd(), StepTensorBoard(tmp_path)]
+    arguments = dict(batch_size=BATCH, epochs=2, verbose=0)
+    with pytest.raises(RuntimeError, match="list StepTensorBoard before"):
+        model.fit(x, y, callbacks=callbacks, **arguments)
+    # Listed first, it reads them in time.
+    model.fit(x, y, callbacks=callbacks[::-1], **arguments)
+
+
 def test_plateau_scale_is_logged_and_applied(tmp_path):
     schedule = CosineDecay(0.1, 100)
     model = _model(schedule, optimizer="sgd")
@@ -162,6 +184,44 @@ def test_plateau_scale_is_logged_and_applied(tmp_path):
         rtol=1e-6,
     )
     assert "adam_effective_learning_rate" not in scalars  # SGD
+
+
+@pytest.mark.parametrize("steps_per_execution", _spe_values())
+def test_a_float_rate_changed_by_other_callbacks_is_logged_where_used(
+    steps_per_execution, tmp_path
+):
+    # Keras's own callbacks change a float LR: ReduceLROnPlateau at an
+    # epoch's end (listed before), LearningRateScheduler at an epoch's
+    # start (listed after). Each update is logged with the LR it used.
+    model = _model(0.1, steps_per_execution, optimizer="sgd")
+    x, y = _data()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=4,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            ScriptedMetric("score", [3, 3, 3, 3]),
+            keras.callbacks.ReduceLROnPlateau("score", 0.5, 1, mode="min"),
+            StepTensorBoard(tmp_path),
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, lr: lr if epoch < 3 else lr / 10
+            ),
+        ],
+    )
+    # Halved after the second and the third epoch, then / 10 at the fourth.
+    per_epoch = [0.1, 0.1, 0.05, 0.0025]
+    expected = np.repeat(per_epoch, STEPS_PER_EPOCH)
+    scalars = read_scalars(tmp_path / "train")
+    assert [step for step, _ in scalars["learning_rate"]] == list(
+        range(len(expected))
+    )
+    np.testing.assert_allclose(
+        [v for _, v in scalars["learning_rate"]], expected, rtol=1e-6
+    )
+    assert "learning_rate_scale" not in scalars
 
 
 def test_update_freq_logs_every_nth_update_with_window_means(

@@ -4,11 +4,11 @@ Keras has no public way to get the schedule object an optimizer holds or
 the counter it passes to the schedule; `_optimizer_rates` reads
 `optimizer._learning_rate` and `optimizer._iterations`. These tests fail
 on a Keras upgrade that changes either, or the other behaviours the
-module builds on.
+module builds on. The last one pins what StepTensorBoard and the guard are
+shaped for: when Keras dispatches batch ends asynchronously.
 """
 
 import keras
-import numpy as np
 import pytest
 
 from keras_lrtools._optimizer_rates import _COUNTER
@@ -118,4 +118,24 @@ def test_a_plain_callable_rate_is_refused_for_scaling():
     assert holder.in_force() == pytest.approx(0.1)
     with pytest.raises(TypeError, match=r"plain callable.*subclass"):
         rate_holders(model, "ReduceLROnPlateau", scalable=True)
-    assert np.isfinite(holder.rates([0, 1])).all()
+
+
+@pytest.mark.parametrize("check_every_batches", [0, 1])
+def test_batch_ends_stay_asynchronous_without_batch_end_hooks(
+    check_every_batches, tmp_path
+):
+    # Keras dispatches on_train_batch_end in a thread (jax, torch) unless a
+    # callback overrides it and is not `async_safe`: StepTensorBoard has no
+    # such hook, and the guard none that does anything at 0.
+    from keras_lrtools.callbacks import LearningRateGuard
+    from keras_lrtools.callbacks import ReduceLROnPlateau
+    from keras_lrtools.callbacks import StepTensorBoard
+
+    callbacks = [
+        StepTensorBoard(tmp_path),
+        ReduceLROnPlateau(),
+        LearningRateGuard(check_every_batches=check_every_batches),
+    ]
+    dispatch = keras.callbacks.CallbackList(callbacks)
+    thread_safe = keras.backend.backend() != "tensorflow"
+    assert dispatch._async_train == (thread_safe and not check_every_batches)
