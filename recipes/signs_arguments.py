@@ -51,6 +51,8 @@ def schedule_names():
     (`RUN_SIZES`), read from its source without starting Keras, and
     "plateau" (cosine under ReduceLROnPlateau)."""
     package = importlib.util.find_spec("keras_lrtools")  # not imported
+    if package is None:
+        error("keras_lrtools is not installed (pip install -e .).")
     (folder,) = package.submodule_search_locations
     with open(os.path.join(folder, "schedules", "sizing.py")) as source:
         module = ast.parse(source.read())

@@ -118,7 +118,7 @@ def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
         loss="sparse_categorical_crossentropy",
         # With several steps per call, StepRecorder keeps each update's
         # loss and accuracy for StepTensorBoard (per-step logs at almost
-        # no cost); with one, StepTensorBoard reads them after each step.
+        # no cost); with one, StepTensorBoard reads them step by step.
         metrics=["accuracy"] + ([] if one_step else [StepRecorder()]),
         steps_per_execution=1 if one_step else updates_per_epoch,
         jit_compile="auto" if (on_gpu or backend == "jax") else False,

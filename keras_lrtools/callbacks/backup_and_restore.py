@@ -61,6 +61,14 @@ class BackupAndRestore(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._writer.on_epoch_end(epoch, logs)
 
+    @property
+    def async_safe(self):
+        """True when it saves at epoch ends only (nothing at batch ends).
+
+        Keras then dispatches batch ends asynchronously (jax, torch).
+        """
+        return self._options["save_freq"] == "epoch"
+
     def on_train_batch_end(self, batch, logs=None):
         self._writer.on_train_batch_end(batch, logs)
 

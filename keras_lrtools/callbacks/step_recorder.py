@@ -86,10 +86,10 @@ class StepRecorder(keras.metrics.Metric):
     Compiled as the last metric, this one copies, at every step, the
     running total and count of the loss tracker and of the mean metrics
     listed before it into a ring buffer; `StepTensorBoard` reads the buffer
-    after each call and recovers each step's own batch loss and metrics by
-    differencing. It finds what to record when the train step is traced,
-    from the model a `StepTensorBoard` is attached to; without one it
-    records nothing.
+    once an epoch (or before it wraps) and recovers each step's own batch
+    loss and metrics by differencing. It finds what to record when the
+    train step is traced, from the model a `StepTensorBoard` is attached
+    to; without one it records nothing.
 
     Its result, shown in the logs as `batch_loss`, is the loss of the last
     batch alone (Keras's `loss` is the running mean of the epoch).

@@ -80,8 +80,11 @@ class StepTensorBoard(keras.callbacks.Callback):
     a compiled call is done when the next one begins, so Keras keeps
     dispatching batch ends asynchronously (jax, torch). Each update is
     logged with the rate its call used, also when a callback changes it
-    at the epoch's end (a plateau); on jax a float LR that a callback
-    changes mid-epoch is read at the next epoch's start.
+    at the epoch's end (a plateau). List it after callbacks that set a
+    float LR at a batch's begin (on jax a float LR is read at each
+    epoch's start: use a schedule for per-update changes), and before
+    callbacks that restore the model or call `evaluate()` at an epoch's
+    end (`LearningRateGuard`), which reset the metrics it reads.
     Metrics that are not means (AUC, precision) have no per-batch value
     and are not logged here. In a distributed run only the chief writes.
 
@@ -222,7 +225,8 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._batches_run = self._batches_read = 0
         self._execution_open = False  # a compiled call not yet accounted
         self._epoch_drained = False
-        # (batches after each call, its end time, its _rates_in_force)
+        # (batches after each call, the time it was seen done (the next
+        # call's begin or the epoch's end), its _rates_in_force)
         self._execution_ends = []
         self._last_row = None  # Keras resets the metrics every epoch.
 
@@ -253,11 +257,13 @@ class StepTensorBoard(keras.callbacks.Callback):
         can change them: the plateau scale, and per optimizer the scale of
         its `ScaledSchedule` or, for a float LR, the LR itself.
         """
-        state = attached_plateau_state(self._model)
+        # self.model would sync jax's trainer state after every call.
+        on_jax = keras.backend.backend() == "jax"
+        state = attached_plateau_state(self._model if on_jax else self.model)
         plateau = None if state is None else _scale_of(state)
         # On jax the optimizer's variables are detached from the model
         # after an epoch's first call: a float LR is read at that call.
-        if first_of_epoch or keras.backend.backend() != "jax":
+        if first_of_epoch or not on_jax:
             self._fixed_rates = [
                 holder.in_force() if holder.schedule is None else None
                 for holder in self._holders
@@ -308,13 +314,17 @@ class StepTensorBoard(keras.callbacks.Callback):
         _ = self.model  # on jax, syncs the trainer's state into variables
         counter = self._read_counter()
         self._written_upto = counter
+        if counter < first:
+            # A restore (the guard) put the counter back and reset the
+            # metrics: count from there.
+            self._last_row = None
         if counter <= first or (counter - 1) % self.update_freq:
             # No update (a LossScaleOptimizer skipped it): the batch
             # counts in the next point.
             return
         row = _read_trackers(self._trackers)
         counted = 0 if self._last_row is None else self._last_row[1]
-        if row[1] <= counted:  # the loss tracker counts every batch
+        if len(row) >= 2 and row[1] <= counted:  # the loss counts each batch
             raise _metrics_reset_error(first)
         rows = {counter - 1: row}
         self._write([counter - 1], rows, [time.time()], [self._in_force])
@@ -335,7 +345,14 @@ class StepTensorBoard(keras.callbacks.Callback):
         # gradients) did not advance the counter; the first batches of the
         # block are taken as the skipped ones, their loss counts in the
         # next point.
-        updates_done = self._read_counter() - self._written_upto
+        counter = self._read_counter()
+        if counter < self._written_upto:
+            # A restore (the guard) put the counter back and reset the
+            # metrics: the recorder holds the batches since then.
+            self._written_upto = max(counter - done, 0)
+            self._batches_read = 0
+            self._last_row = None
+        updates_done = counter - self._written_upto
         if done - self._batches_read < updates_done:  # fewer batches: reset
             raise _metrics_reset_error(self._written_upto)
         batches = range(done - updates_done, done)
@@ -448,6 +465,8 @@ class StepTensorBoard(keras.callbacks.Callback):
         return writer
 
     def on_train_end(self, logs=None):
+        if getattr(self, "_active", False) and self._writer is not None:
+            self._end_epoch()  # an interrupted epoch's pending updates
         for writer in (self._writer, self._validation_writer):
             if writer is not None:
                 writer.close()

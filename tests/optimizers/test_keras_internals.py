@@ -127,6 +127,7 @@ def test_batch_ends_stay_asynchronous_without_batch_end_hooks(
     # Keras dispatches on_train_batch_end in a thread (jax, torch) unless a
     # callback overrides it and is not `async_safe`: StepTensorBoard has no
     # such hook, and the guard none that does anything at 0.
+    from keras_lrtools.callbacks import BackupAndRestore
     from keras_lrtools.callbacks import LearningRateGuard
     from keras_lrtools.callbacks import ReduceLROnPlateau
     from keras_lrtools.callbacks import StepTensorBoard
@@ -135,7 +136,10 @@ def test_batch_ends_stay_asynchronous_without_batch_end_hooks(
         StepTensorBoard(tmp_path),
         ReduceLROnPlateau(),
         LearningRateGuard(check_every_batches=check_every_batches),
+        BackupAndRestore(tmp_path / "backup"),  # saves at epoch ends
     ]
     dispatch = keras.callbacks.CallbackList(callbacks)
     thread_safe = keras.backend.backend() != "tensorflow"
     assert dispatch._async_train == (thread_safe and not check_every_batches)
+    batch_saves = BackupAndRestore(tmp_path / "backup", save_freq=3)
+    assert not keras.callbacks.CallbackList([batch_saves])._async_train
