@@ -44,12 +44,15 @@ CLUSTER_VARIABLES = {
     "process_id": "KERAS_DISTRIBUTION_PROCESS_ID",
 }
 RATE_NAMES = ("warmup_target", "min_lr")  # besides *learning_rate
+# The recipe's own schedules beside RUN_SIZES': cosine under
+# ReduceLROnPlateau.
+RECIPE_SCHEDULES = ("plateau",)
 
 
 def schedule_names():
     """The recipe's schedules: the short names of keras_lrtools' run table
     (`RUN_SIZES`), read from its source without starting Keras, and
-    "plateau" (cosine under ReduceLROnPlateau)."""
+    RECIPE_SCHEDULES."""
     package = importlib.util.find_spec("keras_lrtools")  # not imported
     if package is None:
         error("keras_lrtools is not installed (pip install -e .).")
@@ -59,7 +62,8 @@ def schedule_names():
     for node in module.body:
         targets = getattr(node, "targets", [])
         if [getattr(t, "id", None) for t in targets] == ["RUN_SIZES"]:
-            return (*(ast.literal_eval(k) for k in node.value.keys), "plateau")
+            names = (ast.literal_eval(key) for key in node.value.keys)
+            return (*names, *RECIPE_SCHEDULES)
     raise RuntimeError("keras_lrtools/schedules/sizing.py has no RUN_SIZES")
 
 

@@ -20,7 +20,7 @@ from keras_lrtools.schedules import run_arguments
 PEAK = 3e-4
 COURSE_RATE = 1e-4
 PLATEAU = dict(monitor="loss", factor=0.5, patience=10, min_lr=1e-6)
-NAMES = (*RUN_SIZES, "plateau")
+NAMES = (*RUN_SIZES, *signs_arguments.RECIPE_SCHEDULES)
 
 
 @dataclasses.dataclass

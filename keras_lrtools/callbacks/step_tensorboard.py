@@ -259,8 +259,17 @@ class StepTensorBoard(keras.callbacks.Callback):
         """
         # self.model would sync jax's trainer state after every call.
         on_jax = keras.backend.backend() == "jax"
+        scales = {}  # one read per PlateauState (usually one, shared)
+
+        def scale_of(state):
+            if id(state) not in scales:
+                scales[id(state)] = float(
+                    keras.ops.convert_to_numpy(state.scale_variable)
+                )
+            return scales[id(state)]
+
         state = attached_plateau_state(self._model if on_jax else self.model)
-        plateau = None if state is None else _scale_of(state)
+        plateau = None if state is None else scale_of(state)
         # On jax the optimizer's variables are detached from the model
         # after an epoch's first call: a float LR is read at that call.
         if first_of_epoch or not on_jax:
@@ -272,7 +281,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         for holder, fixed in zip(self._holders, self._fixed_rates, strict=True):
             held = holder.schedule
             if isinstance(held, ScaledSchedule):
-                per_holder.append(("scale", _scale_of(held.state)))
+                per_holder.append(("scale", scale_of(held.state)))
             elif held is not None:
                 per_holder.append(("scale", 1.0))
             else:
@@ -341,10 +350,6 @@ class StepTensorBoard(keras.callbacks.Callback):
         _ = self.model  # on jax, syncs the trainer's state into variables
         snapshots = keras.ops.convert_to_numpy(self._recorder.snapshots)
         done = int(keras.ops.convert_to_numpy(self._recorder.position))
-        # A batch whose update a LossScaleOptimizer skipped (non-finite
-        # gradients) did not advance the counter; the first batches of the
-        # block are taken as the skipped ones, their loss counts in the
-        # next point.
         counter = self._read_counter()
         if counter < self._written_upto:
             # A restore (the guard) put the counter back and reset the
@@ -355,6 +360,10 @@ class StepTensorBoard(keras.callbacks.Callback):
         updates_done = counter - self._written_upto
         if done - self._batches_read < updates_done:  # fewer batches: reset
             raise _metrics_reset_error(self._written_upto)
+        # A batch whose update a LossScaleOptimizer skipped (non-finite
+        # gradients) did not advance the counter; the first batches of the
+        # block are taken as the skipped ones, their loss counts in the
+        # next point.
         batches = range(done - updates_done, done)
         first_update = self._written_upto
         self._batches_read = self._batches_run = done
@@ -472,11 +481,6 @@ class StepTensorBoard(keras.callbacks.Callback):
                 writer.close()
         self._writer = None
         self._validation_writer = None
-
-
-def _scale_of(state):
-    """A PlateauState's scale (never detached from the model on jax)."""
-    return float(keras.ops.convert_to_numpy(state.scale_variable))
 
 
 def _learning_rates(holder, cache, in_force, updates):
