@@ -8,14 +8,42 @@ rate that breaks training; the SIGNS data (`keras_lrtools.datasets`). On
 the tensorflow, jax and torch backends.
 """
 
+import importlib
 import importlib.util
 import sys
 
 from keras_lrtools._quiet_start import quiet_tensorflow_start
 
-if "keras" not in sys.modules:
-    # The package's command lines start Keras here: keep TensorFlow's
-    # start-up noise off their output (TF_CPP_MIN_LOG_LEVEL=0 shows it).
+__version__ = "0.1.0"
+
+# Public name -> (module, attribute; None for the module itself).
+_PUBLIC = {
+    "LRFinderResult": ("keras_lrtools.lr_finder", "LRFinderResult"),
+    "adam_effective_learning_rate": (
+        "keras_lrtools.schedules",
+        "adam_effective_learning_rate",
+    ),
+    "callbacks": ("keras_lrtools.callbacks", None),
+    "datasets": ("keras_lrtools.datasets", None),
+    "find_learning_rate": ("keras_lrtools.lr_finder", "find_learning_rate"),
+    "hparams": ("keras_lrtools.hparams", None),
+    "plot_schedule": ("keras_lrtools.preview", "plot_schedule"),
+    "schedules": ("keras_lrtools.schedules", None),
+    "steps_from_epochs": ("keras_lrtools.training", "steps_from_epochs"),
+    "steps_per_epoch": ("keras_lrtools.training", "steps_per_epoch"),
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def _start_keras():
+    """Imports Keras (and TensorFlow, where installed), quietly.
+
+    TensorFlow's start-up noise is left out (TF_CPP_MIN_LOG_LEVEL=0
+    shows it).
+    """
+    if "keras" in sys.modules:
+        return
     # Keras imports TensorFlow on every backend where it is installed
     # (keras.utils.set_random_seed seeds it too): it starts here as well.
     with quiet_tensorflow_start():
@@ -26,29 +54,31 @@ if "keras" not in sys.modules:
 
             tensorflow.config.list_physical_devices()  # its cuInit line
 
-from keras_lrtools import callbacks
-from keras_lrtools import datasets
-from keras_lrtools import hparams
-from keras_lrtools import schedules
-from keras_lrtools.lr_finder import LRFinderResult
-from keras_lrtools.lr_finder import find_learning_rate
-from keras_lrtools.preview import plot_schedule
-from keras_lrtools.schedules import adam_effective_learning_rate
-from keras_lrtools.training import steps_from_epochs
-from keras_lrtools.training import steps_per_epoch
 
-__version__ = "0.1.0"
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(
+            f"module 'keras_lrtools' has no attribute {name!r}"
+        )
+    _start_keras()
+    module, attribute = _PUBLIC[name]
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value
+    return value
 
-__all__ = [
-    "LRFinderResult",
-    "__version__",
-    "adam_effective_learning_rate",
-    "callbacks",
-    "datasets",
-    "find_learning_rate",
-    "hparams",
-    "plot_schedule",
-    "schedules",
-    "steps_from_epochs",
-    "steps_per_epoch",
-]
+
+def __dir__():
+    return sorted({*globals(), *_PUBLIC})
+
+
+# `python -m keras_lrtools` imports the package while sys.argv[0] is
+# "-m": its command line checks the arguments before Keras starts, and
+# starts it itself. Any other import starts Keras here, quietly, and
+# loads the public names.
+if getattr(sys, "argv", [])[:1] != ["-m"]:
+    _start_keras()
+    for _name in _PUBLIC:
+        __getattr__(_name)
+    del _name

@@ -19,9 +19,8 @@ import json
 import os
 import sys
 
-from keras_lrtools.schedules import RUN_SIZES
-from keras_lrtools.schedules import for_run
-from keras_lrtools.schedules import run_arguments
+from keras_lrtools._cli_checks import MAX_PREVIEW_STEPS
+from keras_lrtools._cli_checks import run_size_names
 
 # The run's own parameters, and their defaults in a preview.
 RUN_DEFAULTS = {
@@ -64,6 +63,8 @@ def _parse_parameters(name, tokens):
             values[key] = text
         index += 2
     run = {key: values.pop(key, RUN_DEFAULTS[key]) for key in RUN_DEFAULTS}
+    from keras_lrtools.schedules import run_arguments
+
     known = run_arguments(name, **run)
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -132,25 +133,31 @@ def main(argv=None):
     )
     preview.add_argument("--log", action="store_true", help="log scale")
     args, rest = parser.parse_known_args(argv)
+    if args.command == "list" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    names = run_size_names()
+    if args.command == "preview" and args.name not in names:
+        parser.error(
+            f"unknown schedule {args.name!r}. Valid names: "
+            f"{', '.join(names)} (see `python -m keras_lrtools list`)."
+        )
+    if args.command == "preview":
+        if args.steps is not None and not 0 < args.steps <= MAX_PREVIEW_STEPS:
+            parser.error(
+                "--steps must be a positive integer <= "
+                f"{MAX_PREVIEW_STEPS:,}, got {args.steps}."
+            )
+        _check_out(parser, args.out)
+    from keras_lrtools import _start_keras
+
+    _start_keras()  # after the checks that need no Keras: quietly
+    from keras_lrtools.schedules import RUN_SIZES
+    from keras_lrtools.schedules import for_run
+
     if args.command == "list":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         for name, size in RUN_SIZES.items():
             print(f"{name:<20} {_format(size.schedule_class)}")
         return 0
-    if args.name not in RUN_SIZES:
-        parser.error(
-            f"unknown schedule {args.name!r}. Valid names: "
-            f"{', '.join(RUN_SIZES)} (see `python -m keras_lrtools list`)."
-        )
-    from keras_lrtools.preview import MAX_STEPS
-
-    if args.steps is not None and not 0 < args.steps <= MAX_STEPS:
-        parser.error(
-            f"--steps must be a positive integer <= {MAX_STEPS:,}, got "
-            f"{args.steps}."
-        )
-    _check_out(parser, args.out)
     try:
         run, overrides = _parse_parameters(args.name, rest)
         schedule = for_run(args.name, **run, **overrides)
@@ -160,7 +167,7 @@ def main(argv=None):
         from keras_lrtools.schedules import SequentialSchedule
 
         schedule = SequentialSchedule([schedule], [])
-    steps = args.steps or min(int(1.2 * run["total_steps"]), MAX_STEPS)
+    steps = args.steps or min(int(1.2 * run["total_steps"]), MAX_PREVIEW_STEPS)
     from keras_lrtools.preview import plot_schedule
 
     curves = plot_schedule(

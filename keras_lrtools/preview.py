@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from keras_lrtools._cli_checks import MAX_PREVIEW_STEPS
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools._validation import check_sequence
@@ -12,7 +13,7 @@ from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import values_at_steps
 
 # A preview's points (80 MB of float64 per curve at the bound).
-MAX_STEPS = 10**7
+MAX_STEPS = MAX_PREVIEW_STEPS
 
 
 def _check_steps(steps):

@@ -7,11 +7,11 @@ values are checked by the schedule itself right after Keras has started
 """
 
 import argparse
-import ast
 import importlib.util
 import json
 import math
 import os
+import runpy
 
 import signs_threads
 
@@ -51,20 +51,13 @@ RECIPE_SCHEDULES = ("plateau",)
 
 def schedule_names():
     """The recipe's schedules: the short names of keras_lrtools' run table
-    (`RUN_SIZES`), read from its source without starting Keras, and
-    RECIPE_SCHEDULES."""
+    (`RUN_SIZES`), read without starting Keras, and RECIPE_SCHEDULES."""
     package = importlib.util.find_spec("keras_lrtools")  # not imported
     if package is None:
         error("keras_lrtools is not installed (pip install -e .).")
     (folder,) = package.submodule_search_locations
-    with open(os.path.join(folder, "schedules", "sizing.py")) as source:
-        module = ast.parse(source.read())
-    for node in module.body:
-        targets = getattr(node, "targets", [])
-        if [getattr(t, "id", None) for t in targets] == ["RUN_SIZES"]:
-            names = (ast.literal_eval(key) for key in node.value.keys)
-            return (*names, *RECIPE_SCHEDULES)
-    raise RuntimeError("keras_lrtools/schedules/sizing.py has no RUN_SIZES")
+    reader = runpy.run_path(os.path.join(folder, "_cli_checks.py"))
+    return (*reader["run_size_names"](folder), *RECIPE_SCHEDULES)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -131,3 +134,42 @@ def test_cli_list_names_every_schedule_with_its_parameters(capsys):
 )
 def test_cli_errors_are_clear(argv, message):
     assert_usage_error(["-m", "keras_lrtools", *argv], message)
+
+
+def _imported_modules(argv):
+    """(exit status, modules imported) of `python -m keras_lrtools ARGV`,
+    from Python's own import log (-X importtime)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "keras_lrtools", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return result.returncode, modules
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["preview", "cosine_annealing"],
+        ["preview", "cosine", "--steps", "0"],
+        ["preview", "cosine", "--out", "x.xyz"],
+        ["list", "extra"],
+    ],
+)
+def test_cli_answers_bad_input_before_keras_starts(argv):
+    code, modules = _imported_modules(argv)
+    assert code == 2
+    assert "keras_lrtools._cli_checks" in modules
+    heavy = {"keras", "tensorflow", "jax", "torch"}
+    assert not heavy & {name.split(".")[0] for name in modules}
+
+
+def test_cli_starts_keras_for_a_valid_command():
+    code, modules = _imported_modules(["list"])
+    assert code == 0 and "keras" in modules
