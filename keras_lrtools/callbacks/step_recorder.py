@@ -168,31 +168,35 @@ class StepRecorder(keras.metrics.Metric):
         return () if self._sources is None else self._sources.items
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        # Few ops: at steps_per_execution=1 (torch) they run eagerly.
+        # Few keras.ops calls (tens of microseconds each on an eager
+        # backend, torch); Python operators and indexing where they do.
         variables = self._watched_variables()
-        values = ops.zeros((self.width - len(variables),), "float32")
-        if variables:
-            watched = [ops.cast(v.value, "float32") for v in variables]
-            values = ops.concatenate([ops.stack(watched), values])
-        position = self.position.value
-        # The previous row; after a reset (position 0) the zeroed last row.
-        before = ops.take(
-            self.snapshots.value, ops.mod(position - 1, self.capacity), 0
+        if not variables:  # no StepTensorBoard watches the model
+            return
+        values = ops.stack(
+            [
+                v.value
+                if v.dtype == "float32"
+                else ops.cast(v.value, "float32")
+                for v in variables
+            ]
         )
-        start = ops.stack([ops.mod(position, self.capacity), 0])
+        position = self.position.value
+        # The loss tracker's (total, count) come first. Its previous row;
+        # after a reset (position 0) the zeroed last row.
+        before = self.snapshots.value[(position - 1) % self.capacity, :2]
+        # Columns past the variables stay zero.
         self.snapshots.assign(
             ops.slice_update(
-                self.snapshots.value, start, ops.reshape(values, (1, -1))
+                self.snapshots.value,
+                (position % self.capacity, 0),
+                values[None],
             )
         )
         self.position.assign(position + 1)
-        if self.width < 2:
-            return
-        # The loss tracker's (total, count) come first.
-        total, count = values[0] - before[0], values[1] - before[1]
-        self.last_batch_loss.assign(
-            ops.where(count > 0, total / ops.maximum(count, 1e-12), 0.0)
-        )
+        # An unchanged count (all sample weights zero) gives 0.
+        change = values[:2] - before
+        self.last_batch_loss.assign(ops.divide_no_nan(change[0], change[1]))
 
     def result(self):
         return self.last_batch_loss.value
