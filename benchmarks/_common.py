@@ -2,6 +2,7 @@
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -112,6 +113,66 @@ def alternate(variants, rounds):
         for name, measure in variants.items():
             times[name].append(measure())
     return times
+
+
+def alternate_epochs(runners, rounds, epochs):
+    """Per round, each runner trains `epochs` epochs in turn: A B C, A B C.
+
+    `runners` maps a name to a function of `epochs` returning each
+    epoch's seconds. Short rounds side by side: the machine's load drifts
+    less within one. Returns {name: [mean seconds per epoch, per round]}.
+    """
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            times[name].append(statistics.mean(run(epochs)))
+    return times
+
+
+def fit_runner(model, fit_arguments, warmup):
+    """A runner (see alternate_epochs) of `model.fit(**fit_arguments)`.
+
+    After `warmup` epochs (tracing, compiling, the first probes), each
+    call trains one epoch more than asked and returns the times from each
+    epoch's begin to the next one's: an epoch with every callback's work
+    at its end and begin, without fit's own start and end (a 150-epoch
+    run pays those once). Fails if an epoch did not run in full.
+    """
+    import time
+
+    import keras
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.begins = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begins.append(time.perf_counter())
+
+    clock = EpochClock()
+    arguments = {
+        **fit_arguments,
+        "callbacks": [*fit_arguments.get("callbacks", []), clock],
+    }
+
+    def updates():
+        return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+    model.fit(**{**arguments, "epochs": warmup})
+    per_epoch = updates() // warmup
+    done = warmup
+
+    def run(epochs):
+        nonlocal done
+        model.fit(
+            **{**arguments, "initial_epoch": done, "epochs": done + epochs + 1}
+        )
+        done += epochs + 1
+        if updates() != done * per_epoch:
+            raise RuntimeError(f"{updates()} updates: training stopped early.")
+        return [b - a for a, b in itertools.pairwise(clock.begins)]
+
+    return run
 
 
 def ratio_stats(times, baseline):

@@ -5,11 +5,13 @@ Description: Trains the SIGNS course MLP (Adam, batch 32,
     StepTensorBoard (learning rate, Adam's effective step, loss and
     accuracy of every update; with the StepRecorder metric it recommends,
     and without it) and with Keras's TensorBoard(update_freq=1),
-    alternating the variants in each round, and reports each one's time
-    as a ratio to no logging in the same round (median and spread over the
-    rounds; target for StepTensorBoard: at most 1.05). Also checks that
-    the per-step data is intact at a large steps_per_execution.
-Runtime: about 4 minutes at the defaults; --smoke a few seconds.
+    each prepared and warmed up once, then alternated in short rounds
+    (--epochs each, every epoch timed from its begin to the next one's),
+    and reports each one's time as a ratio to no logging in the same
+    round (median and spread over the rounds; target for StepTensorBoard:
+    at most 1.05). Also checks that the per-step data is intact at a large
+    steps_per_execution.
+Runtime: about 2 minutes at the defaults; --smoke a few seconds.
 
 Usage:
     python benchmarks/logging_cost.py    # writes benchmarks/results/
@@ -19,14 +21,14 @@ Usage:
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import BATCH_SIZE
-from _common import alternate
+from _common import alternate_epochs
 from _common import course_mlp
 from _common import environment
+from _common import fit_runner
 from _common import ratio_stats
 from _common import signs_data
 from _common import timing_arguments
@@ -43,8 +45,8 @@ DESCRIPTIONS = {
 }
 
 
-def _fit_and_time(variant, x, y, epochs, steps_per_execution=1):
-    """Seconds of `epochs` of fit after one warm-up epoch; and the logs."""
+def _prepared_fit(variant, x, y, steps_per_execution=1):
+    """(model, fit arguments, log folder) of one variant."""
     import keras
 
     from keras_lrtools.callbacks import StepRecorder
@@ -63,11 +65,10 @@ def _fit_and_time(variant, x, y, epochs, steps_per_execution=1):
             keras.callbacks.TensorBoard(log_dir, update_freq=1)
         ],
     }[variant]
-    # Trace the compiled function outside the timed part.
-    model.fit(x, y, BATCH_SIZE, epochs=1, verbose=0, callbacks=callbacks)
-    start = time.perf_counter()
-    model.fit(x, y, BATCH_SIZE, epochs=epochs, verbose=0, callbacks=callbacks)
-    return time.perf_counter() - start, log_dir
+    arguments = dict(
+        x=x, y=y, batch_size=BATCH_SIZE, verbose=0, callbacks=callbacks
+    )
+    return model, arguments, log_dir
 
 
 def _every_update_logged_once(log_dir, updates):
@@ -92,15 +93,17 @@ def run(rounds, epochs, smoke):
     variants = ["none", "step_tensorboard", "step_tensorboard_no_recorder"]
     if keras.backend.backend() == "tensorflow":
         variants.append("keras_tensorboard")  # it needs TensorFlow
-    times = alternate(
-        {v: (lambda v=v: _fit_and_time(v, x, y, epochs)[0]) for v in variants},
-        rounds,
-    )
+    runners = {
+        variant: fit_runner(*_prepared_fit(variant, x, y)[:2], warmup=1)
+        for variant in variants
+    }
+    times = alternate_epochs(runners, rounds, epochs)
     large = None
     if keras.backend.backend() != "torch":  # torch allows only 1
-        _, log_dir = _fit_and_time(
-            "step_tensorboard", x, y, epochs, updates_per_epoch
+        model, arguments, log_dir = _prepared_fit(
+            "step_tensorboard", x, y, updates_per_epoch
         )
+        model.fit(**arguments, epochs=1 + epochs)
         large = {
             "steps_per_execution": updates_per_epoch,
             "every_update_logged_once": _every_update_logged_once(
@@ -111,9 +114,9 @@ def run(rounds, epochs, smoke):
         "benchmark": "logging_cost",
         **environment(),
         "rounds": rounds,
-        "epochs_per_fit": epochs,
-        "updates_per_fit": epochs * updates_per_epoch,
-        "seconds": times,
+        "epochs_per_round": epochs,
+        "updates_per_epoch": updates_per_epoch,
+        "seconds_per_epoch": times,
         "ratio_to_no_logging": ratio_stats(times, "none"),
         "target": TARGET,
         "large_steps_per_execution": large,
@@ -124,11 +127,13 @@ def markdown(result):
     lines = [
         f"# Logging cost ({result['backend']} backend)",
         "",
-        f"SIGNS course MLP, Adam, batch 32, {result['updates_per_fit']} "
-        f"updates per timed fit, steps_per_execution=1, {result['rounds']} "
-        "rounds alternating the variants. Ratio = time / time without "
-        f"logging in the same round. Target for StepTensorBoard: <= "
-        f"{result['target']}.",
+        f"SIGNS course MLP, Adam, batch 32, {result['updates_per_epoch']} "
+        f"updates an epoch, steps_per_execution=1. {result['rounds']} "
+        f"rounds, each training every variant {result['epochs_per_round']} "
+        "epochs in turn (each prepared and warmed up once); an epoch is "
+        "timed from its begin to the next one's. Ratio = time / time "
+        "without logging in the same round. Target for StepTensorBoard: "
+        f"<= {result['target']}.",
         "",
         "| variant | median ratio | min | max |",
         "| --- | --- | --- | --- |",
@@ -150,7 +155,7 @@ def markdown(result):
 
 
 def main(argv=None):
-    args = timing_arguments(argv, __doc__, rounds=7, epochs=20)
+    args = timing_arguments(argv, __doc__, rounds=20, epochs=4)
     result = run(args.rounds, args.epochs, args.smoke)
     path = write_result(result, markdown(result), args.out)
     for variant, stats in result["ratio_to_no_logging"].items():

@@ -11,11 +11,14 @@ Description: Updates per second on SIGNS (course MLP, Adam, batch 32, the
     (d) the backend's own raw loop of the same network, optimizer and
     schedule: a `tf.function` over an epoch (tensorflow), `jax.jit` of a
     `lax.scan` over an epoch of `stateless_call`/`stateless_apply` (jax),
-    an eager loop of the Keras layers (torch). Alternated per round;
-    ratios to (b) from the same round. Target: the recipe at 0.90 of bare
+    an eager loop of the Keras layers (torch). Each is prepared and warmed
+    up once; then short rounds (--epochs each) alternate them, and each
+    epoch is timed from its begin to the next one's (every callback's
+    work in it; fit's own start and end, paid once in a run, left out).
+    Ratios to (b) from the same round. Target: the recipe at 0.90 of bare
     fit or better, on every backend. Run it in a process started with the
     recipe's thread settings (benchmarks/run_all.py does).
-Runtime: about 3 minutes a backend at the defaults; --smoke a few seconds.
+Runtime: about 2 minutes a backend at the defaults; --smoke a few seconds.
 
 Usage:
     KERAS_BACKEND=jax python benchmarks/throughput.py
@@ -31,8 +34,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import BATCH_SIZE
-from _common import alternate
+from _common import alternate_epochs
 from _common import environment
+from _common import fit_runner
 from _common import load_recipe
 from _common import ratio_stats
 from _common import timing_arguments
@@ -51,33 +55,6 @@ def _recipe_args(recipe, smoke):
     )
 
 
-def _timed_fit(model, fit_arguments, epochs, smoke):
-    """Seconds of `epochs` epochs after `warmup` ones that trace and
-    compile what the run uses (the guard's probe first runs at epoch 5;
-    --smoke: 1); fails if any epoch did not run in full."""
-    import keras
-
-    warmup = 1 if smoke else WARMUP_EPOCHS
-
-    def updates():
-        return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-
-    model.fit(**{**fit_arguments, "epochs": warmup})
-    per_epoch = updates() // warmup
-    start = time.perf_counter()
-    model.fit(
-        **{
-            **fit_arguments,
-            "epochs": warmup + epochs,
-            "initial_epoch": warmup,
-        }
-    )
-    seconds = time.perf_counter() - start
-    if updates() != (warmup + epochs) * per_epoch:
-        raise RuntimeError(f"{updates()} updates: training stopped early.")
-    return seconds
-
-
 def _prepared_run(recipe, data, smoke, name):
     """(model, fit arguments) of the recipe's run on one device."""
     args = _recipe_args(recipe, smoke)
@@ -92,13 +69,19 @@ def _prepared_run(recipe, data, smoke, name):
     return model, fit_arguments
 
 
-def time_recipe(recipe, data, epochs, smoke):
+def _warmup(smoke):
+    """Epochs that trace and compile what the run uses (the guard's probe
+    first runs at epoch 5)."""
+    return 1 if smoke else WARMUP_EPOCHS
+
+
+def recipe_runner(recipe, data, smoke):
     """The recipe's fit: its callbacks and evaluation."""
     model, fit_arguments = _prepared_run(recipe, data, smoke, "recipe")
-    return _timed_fit(model, fit_arguments, epochs, smoke)
+    return fit_runner(model, fit_arguments, _warmup(smoke))
 
 
-def time_bare_fit(recipe, data, epochs, smoke):
+def bare_fit_runner(recipe, data, smoke):
     """The recipe's model, compile and input pipeline; nothing else."""
     model, fit_arguments = _prepared_run(recipe, data, smoke, "bare")
     model.compile(
@@ -113,7 +96,7 @@ def time_bare_fit(recipe, data, epochs, smoke):
         for key, value in fit_arguments.items()
         if key not in ("callbacks", "validation_data", "validation_batch_size")
     }
-    return _timed_fit(model, bare, epochs, smoke)
+    return fit_runner(model, bare, _warmup(smoke))
 
 
 def _schedule_and_model(recipe, data, smoke):
@@ -131,7 +114,7 @@ def _schedule_and_model(recipe, data, smoke):
     return schedule, recipe.build_model("mlp")
 
 
-def time_plain_fit(recipe, data, epochs, smoke):
+def plain_fit_runner(recipe, data, smoke):
     """Keras's defaults: compile(optimizer, loss, metrics), fit(x, y)."""
     import keras
 
@@ -143,10 +126,10 @@ def time_plain_fit(recipe, data, epochs, smoke):
         metrics=["accuracy"],
     )
     arguments = dict(x=x, y=y, batch_size=BATCH_SIZE, verbose=0)
-    return _timed_fit(model, arguments, epochs, smoke)
+    return fit_runner(model, arguments, _warmup(smoke))
 
 
-def time_raw_loop(recipe, data, epochs, smoke):
+def raw_loop_runner(recipe, data, smoke):
     """The backend's own loop over shuffled epochs of full batches (the
     last, partial batch of each epoch is left out)."""
     import keras
@@ -164,13 +147,18 @@ def time_raw_loop(recipe, data, epochs, smoke):
     batches = len(x) // BATCH_SIZE
     epoch = loop(model, optimizer, loss, x, y, batches)
     epoch()  # traces it
-    start = time.perf_counter()
-    for _ in range(epochs):
-        result = epoch()
-    float(keras.ops.convert_to_numpy(result))  # waits for the last epoch
-    seconds = time.perf_counter() - start
     # Scaled to the updates of fit's epochs, whose last batch is partial.
-    return seconds * steps_per_epoch_of(x) / batches
+    scale = steps_per_epoch_of(x) / batches
+
+    def run(epochs):
+        seconds = []
+        for _ in range(epochs):
+            start = time.perf_counter()
+            float(keras.ops.convert_to_numpy(epoch()))  # waits for it
+            seconds.append((time.perf_counter() - start) * scale)
+        return seconds
+
+    return run
 
 
 def steps_per_epoch_of(x):
@@ -273,20 +261,15 @@ def run(rounds, epochs, smoke):
     recipe = load_recipe()
     args = _recipe_args(recipe, smoke)
     data = recipe.signs_data.load(args.data_dir, args.smoke)
-    updates = epochs * steps_per_epoch_of(data[0][0])
-    variants = {
-        "recipe": time_recipe,
-        "bare_fit": time_bare_fit,
-        "plain_fit": time_plain_fit,
-        "raw_loop": time_raw_loop,
+    prepare = {
+        "recipe": recipe_runner,
+        "bare_fit": bare_fit_runner,
+        "plain_fit": plain_fit_runner,
+        "raw_loop": raw_loop_runner,
     }
-    times = alternate(
-        {
-            name: (lambda f=f: f(recipe, data, epochs, smoke))
-            for name, f in variants.items()
-        },
-        rounds,
-    )
+    runners = {name: f(recipe, data, smoke) for name, f in prepare.items()}
+    times = alternate_epochs(runners, rounds, epochs)
+    updates = steps_per_epoch_of(data[0][0])  # per epoch
     baseline = "bare_fit"
     # Throughput ratio = baseline time / variant time (higher is faster).
     inverse = ratio_stats(times, baseline)
@@ -303,9 +286,9 @@ def run(rounds, epochs, smoke):
         **environment(),
         "schedule": SCHEDULE,
         "rounds": rounds,
-        "epochs_per_run": epochs,
-        "updates_per_run": updates,
-        "seconds": times,
+        "epochs_per_round": epochs,
+        "updates_per_epoch": updates,
+        "seconds_per_epoch": times,
         "updates_per_second": {
             name: statistics.median(updates / t for t in seconds)
             for name, seconds in times.items()
@@ -331,8 +314,12 @@ def markdown(result):
         f"# Training throughput ({result['backend']} backend)",
         "",
         f"SIGNS course MLP, Adam with the recipe's {result['schedule']} "
-        f"schedule, batch 32, {result['updates_per_run']} updates per timed "
-        f"run, {result['rounds']} rounds alternating the variants. Ratio = "
+        f"schedule, batch 32, {result['updates_per_epoch']} updates an "
+        f"epoch. {result['rounds']} rounds, each training every variant "
+        f"{result['epochs_per_round']} epochs in turn (each prepared and "
+        "warmed up once); an epoch is timed from its begin to the next "
+        "one's, every callback's work included, fit's own start and end "
+        "left out. Ratio = "
         f"{result['baseline']} time / variant time in the same round "
         f"(target for the recipe: >= {result['target']} of bare fit).",
         "",
@@ -350,7 +337,7 @@ def markdown(result):
 
 
 def main(argv=None):
-    args = timing_arguments(argv, __doc__, rounds=5, epochs=20)
+    args = timing_arguments(argv, __doc__, rounds=20, epochs=4)
     result = run(args.rounds, args.epochs, args.smoke)
     path = write_result(result, markdown(result), args.out)
     for name, stats in result["throughput_ratio_to_baseline"].items():
