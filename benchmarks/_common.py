@@ -2,7 +2,6 @@
 
 import argparse
 import importlib.util
-import itertools
 import json
 import os
 import platform
@@ -47,12 +46,19 @@ def load_recipe():
     return recipe
 
 
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def timing_arguments(argv, doc, rounds, epochs):
     """The timing benchmarks' command line: --rounds, --epochs, --out and
     --smoke (one round of one epoch, that only checks the script runs)."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[1])
-    parser.add_argument("--rounds", type=int, default=rounds)
-    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--rounds", type=_positive, default=rounds)
+    parser.add_argument("--epochs", type=_positive, default=epochs)
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -133,44 +139,51 @@ def fit_runner(model, fit_arguments, warmup):
     """A runner (see alternate_epochs) of `model.fit(**fit_arguments)`.
 
     After `warmup` epochs (tracing, compiling, the first probes), each
-    call trains one epoch more than asked and returns the times from each
-    epoch's begin to the next one's: an epoch with every callback's work
-    at its end and begin, without fit's own start and end (a 150-epoch
-    run pays those once). Fails if an epoch did not run in full.
+    call trains `epochs` more and returns each one's seconds, from its
+    begin to the next epoch's begin (the last one: to its end): every
+    callback's work at an epoch's end and begin, without fit's own start
+    and end (a 150-epoch run pays those once). Fails if an epoch did not
+    run in full.
     """
     import time
 
     import keras
 
     class EpochClock(keras.callbacks.Callback):
+        # Listed last: its hooks run after every other callback's.
         def on_train_begin(self, logs=None):
-            self.begins = []
+            self.begins, self.last_end = [], None
 
         def on_epoch_begin(self, epoch, logs=None):
             self.begins.append(time.perf_counter())
 
+        def on_epoch_end(self, epoch, logs=None):
+            self.last_end = time.perf_counter()
+
     clock = EpochClock()
     arguments = {
-        **fit_arguments,
-        "callbacks": [*fit_arguments.get("callbacks", []), clock],
+        key: value
+        for key, value in fit_arguments.items()
+        if key not in ("epochs", "initial_epoch")
     }
+    arguments["callbacks"] = [*fit_arguments.get("callbacks", []), clock]
 
     def updates():
         return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
-    model.fit(**{**arguments, "epochs": warmup})
+    model.fit(**arguments, epochs=warmup)
     per_epoch = updates() // warmup
     done = warmup
 
     def run(epochs):
         nonlocal done
-        model.fit(
-            **{**arguments, "initial_epoch": done, "epochs": done + epochs + 1}
-        )
-        done += epochs + 1
+        model.fit(**arguments, initial_epoch=done, epochs=done + epochs)
+        done += epochs
         if updates() != done * per_epoch:
             raise RuntimeError(f"{updates()} updates: training stopped early.")
-        return [b - a for a, b in itertools.pairwise(clock.begins)]
+        begins = clock.begins
+        ends = [*begins[1:], clock.last_end]
+        return [end - begin for begin, end in zip(begins, ends, strict=True)]
 
     return run
 

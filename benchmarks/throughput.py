@@ -260,6 +260,12 @@ def _torch_epoch(model, optimizer, loss_function, x, y, batches):
 def run(rounds, epochs, smoke):
     recipe = load_recipe()
     args = _recipe_args(recipe, smoke)
+    trained = _warmup(smoke) + rounds * epochs
+    if trained > args.epochs:
+        sys.exit(
+            f"throughput.py: error: {trained} epochs (warm-up, then --rounds "
+            f"x --epochs) run past the recipe's {args.epochs}-epoch schedule."
+        )
     data = recipe.signs_data.load(args.data_dir, args.smoke)
     prepare = {
         "recipe": recipe_runner,

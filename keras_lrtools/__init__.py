@@ -73,11 +73,23 @@ def __dir__():
     return sorted({*globals(), *_PUBLIC})
 
 
-# `python -m keras_lrtools` imports the package while sys.argv[0] is
-# "-m": its command line checks the arguments before Keras starts, and
-# starts it itself. Any other import starts Keras here, quietly, and
-# loads the public names.
-if getattr(sys, "argv", [])[:1] != ["-m"]:
+def _command_line_starting():
+    """Whether `python -m keras_lrtools` is importing the package now.
+
+    Its command line checks the arguments before Keras starts, and starts
+    it itself.
+    """
+    if getattr(sys, "argv", [])[:1] != ["-m"]:  # "-m" while it is located
+        return False
+    for index, argument in enumerate(getattr(sys, "orig_argv", [])):
+        if argument.startswith("-m"):
+            module = argument[2:] or sys.orig_argv[index + 1]
+            return module in ("keras_lrtools", "keras_lrtools.__main__")
+    return False
+
+
+# Any other import starts Keras here, quietly, and loads the public names.
+if not _command_line_starting():
     _start_keras()
     for _name in _PUBLIC:
         __getattr__(_name)

@@ -13,14 +13,13 @@ from keras_lrtools.schedules._common import LearningRateSchedule
 from keras_lrtools.schedules._common import values_at_steps
 
 # A preview's points (80 MB of float64 per curve at the bound).
-MAX_STEPS = MAX_PREVIEW_STEPS
 
 
 def _check_steps(steps):
     steps = check_positive_int("steps", steps)
-    if steps > MAX_STEPS:
+    if steps > MAX_PREVIEW_STEPS:
         raise ValueError(
-            f"Argument `steps` must be <= {MAX_STEPS:,} (one point per "
+            f"Argument `steps` must be <= {MAX_PREVIEW_STEPS:,} (one point per "
             f"update; preview a shorter span). Received: steps={steps}"
         )
     return steps

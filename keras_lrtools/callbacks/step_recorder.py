@@ -184,7 +184,11 @@ class StepRecorder(keras.metrics.Metric):
         position = self.position.value
         # The loss tracker's (total, count) come first. Its previous row;
         # after a reset (position 0) the zeroed last row.
-        before = self.snapshots.value[(position - 1) % self.capacity, :2]
+        # (ops.take: indexing a torch tensor by a tensor would read the
+        # index back to the host, a sync per step on a GPU.)
+        before = ops.take(
+            self.snapshots.value, (position - 1) % self.capacity, axis=0
+        )[:2]
         # Columns past the variables stay zero.
         self.snapshots.assign(
             ops.slice_update(

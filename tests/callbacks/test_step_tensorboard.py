@@ -353,3 +353,84 @@ def test_the_recorders_own_entry_is_not_an_epoch_value(tmp_path):
     assert {"epoch_loss", "epoch_accuracy", "loss"} <= set(train)
     assert "epoch_loss" in validation
     assert not [t for t in (*train, *validation) if "batch_loss" in t]
+
+
+def _recorder_model(steps_per_execution, jit_compile):
+    """(model, its StepRecorder)."""
+    model = _model(0.05)
+    recorder = StepRecorder()
+    model.compile(
+        keras.optimizers.Adam(0.05),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy", recorder],
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    return model, recorder
+
+
+def _recorder_cases():
+    # torch: one step per call, and no torch.compile on this CPU.
+    if keras.backend.backend() == "torch":
+        return [(1, False)]
+    return [(1, False), (1, True), (4, False), (4, True)]
+
+
+@pytest.mark.parametrize("steps_per_execution, jit_compile", _recorder_cases())
+def test_the_recorders_batch_loss_is_each_batchs_own_loss(
+    steps_per_execution, jit_compile, tmp_path
+):
+    """`batch_loss` at a call's end is the loss of its last batch alone,
+    as a twin trained batch by batch with train_on_batch has it; a batch
+    whose sample weights are all zero gives 0 (also under XLA)."""
+    x, y = _data()
+    weights = np.ones(SAMPLES, "float32")
+    weights[2 * BATCH : 3 * BATCH] = 0.0  # the third batch counts nothing
+    twin, _ = _recorder_model(1, False)
+    expected = []
+    for start in range(0, SAMPLES, BATCH):
+        twin.reset_metrics()
+        logs = twin.train_on_batch(
+            x[start : start + BATCH],
+            y[start : start + BATCH],
+            sample_weight=weights[start : start + BATCH],
+            return_dict=True,
+        )
+        expected.append(logs["loss"])
+    model, _ = _recorder_model(steps_per_execution, jit_compile)
+    seen = {}
+    model.fit(
+        x,
+        y,
+        sample_weight=weights,
+        batch_size=BATCH,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            StepTensorBoard(tmp_path),
+            keras.callbacks.LambdaCallback(
+                on_train_batch_end=lambda batch, logs: seen.update(
+                    {batch: logs["batch_loss"]}
+                )
+            ),
+        ],
+    )
+    assert seen, "no batch end was seen"
+    for batch, value in seen.items():
+        # Keras numbers a short last call's end as if it were full.
+        last = min(batch, STEPS_PER_EPOCH - 1)
+        np.testing.assert_allclose(value, expected[last], rtol=1e-4, atol=1e-6)
+    assert expected[2] == 0.0
+    if steps_per_execution == 1:
+        assert sorted(seen) == list(range(STEPS_PER_EPOCH))
+        assert seen[2] == 0.0
+
+
+def test_a_recorder_no_logger_watches_records_nothing():
+    model, recorder = _recorder_model(1, False)
+    x, y = _data()
+    history = model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    assert int(keras.ops.convert_to_numpy(recorder.position)) == 0
+    assert not keras.ops.convert_to_numpy(recorder.snapshots).any()
+    assert history.history["batch_loss"] == [0.0]
