@@ -215,9 +215,13 @@ class LearningRateGuard(keras.callbacks.Callback):
         self._shares = self.class_shares or (
             None if self._classes is None else [1.0 / self._classes]
         )
-        self._probe = None
-        if self.sample is not None:
+        if self.sample is None:
+            self._probe = None
+        elif getattr(self, "_probe_of", None) is not self.model:
+            # Built once per model, not per fit: a new probe compiles its
+            # forward pass again at its first use (0.1 s on jax).
             self._probe, self._probe_names = _relu_probe(self.model)
+            self._probe_of = self.model
             # Converted once: a host-to-device copy of the sample every
             # epoch cost more than the probe itself (SIGNS: 12 MB).
             self._sample = keras.ops.convert_to_tensor(self.sample)

@@ -77,6 +77,23 @@ def test_a_sparser_probe_finds_the_dead_layer_at_its_epoch(signs):
     assert len(history.history["loss"]) == 2
 
 
+def test_one_guard_probes_the_model_of_each_fit(signs):
+    """The probe is built once per model (a new one would compile again
+    at every fit) and follows the model a later fit trains."""
+    (x, y), _ = signs
+    guard = LearningRateGuard(sample=x[:64], verbose=0)
+    healthy = course_mlp(1e-4)
+    probes = []
+    for _ in range(2):
+        healthy.fit(x[:256], y[:256], epochs=1, verbose=0, callbacks=[guard])
+        assert guard.diagnoses == []
+        probes.append(guard._probe)
+    assert probes[0] is probes[1]
+    dead = _with_dead_relu_12(course_mlp(1e-4))
+    dead.fit(x[:256], y[:256], epochs=1, verbose=0, callbacks=[guard])
+    assert [(d.symptom, d.epoch) for d in guard.diagnoses] == [("dead_relu", 0)]
+
+
 def test_a_healthy_run_is_never_flagged(signs):
     (x, _), _ = signs
     guard = LearningRateGuard(sample=x[:256], verbose=0)
