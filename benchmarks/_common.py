@@ -121,17 +121,38 @@ def alternate(variants, rounds):
     return times
 
 
+# An epoch over this many times its variant's median epoch is counted as
+# stalled. On tensorflow, Keras's fit stalls when it makes a new tf.data
+# iterator every epoch: about one epoch in six ended 100-150 ms late on a
+# 2-core CPU (never the raw loop's, nor on jax or torch). The recipe's
+# pipeline repeats, with fit told each epoch's length, and does not.
+STALL = 1.5
+
+
 def alternate_epochs(runners, rounds, epochs):
     """Per round, each runner trains `epochs` epochs in turn: A B C, A B C.
 
     `runners` maps a name to a function of `epochs` returning each
     epoch's seconds. Short rounds side by side: the machine's load drifts
-    less within one. Returns {name: [mean seconds per epoch, per round]}.
+    less within one. Returns {name: {"all": [mean seconds per epoch, per
+    round], "steady": the same without stalled epochs (see STALL),
+    "stalls": their count}}.
     """
-    times = {name: [] for name in runners}
+    rounds_of = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():
-            times[name].append(statistics.mean(run(epochs)))
+            rounds_of[name].append(run(epochs))
+    times = {}
+    for name, per_round in rounds_of.items():
+        limit = STALL * statistics.median(t for r in per_round for t in r)
+        steady = [[t for t in r if t <= limit] or r for r in per_round]
+        times[name] = {
+            "all": [statistics.mean(r) for r in per_round],
+            "steady": [statistics.mean(r) for r in steady],
+            "stalls": sum(
+                len(r) - len(k) for r, k in zip(per_round, steady, strict=True)
+            ),
+        }
     return times
 
 
@@ -188,12 +209,20 @@ def fit_runner(model, fit_arguments, warmup):
     return run
 
 
-def ratio_stats(times, baseline):
-    """Each variant's time over the baseline's of the same round."""
+def ratio_stats(times, baseline, key="all"):
+    """Each variant's time over the baseline's of the same round.
+
+    `times`: alternate_epochs' result (its `key` entry), or {name:
+    [seconds per round]}.
+    """
+    series = {
+        name: value[key] if isinstance(value, dict) else value
+        for name, value in times.items()
+    }
     stats = {}
-    for name, seconds in times.items():
+    for name, seconds in series.items():
         ratios = [
-            t / base for t, base in zip(seconds, times[baseline], strict=True)
+            t / base for t, base in zip(seconds, series[baseline], strict=True)
         ]
         stats[name] = {
             "median": statistics.median(ratios),

@@ -9,9 +9,11 @@ Description: Trains the SIGNS course MLP (Adam, batch 32,
     (--epochs each, every epoch timed from its begin to the next one's),
     and reports each one's time as a ratio to no logging in the same
     round (median and spread over the rounds; target for StepTensorBoard:
-    at most 1.05). Also checks that the per-step data is intact at a large
-    steps_per_execution.
-Runtime: about 2 minutes at the defaults; --smoke a few seconds.
+    at most 1.05). Beside them (not on torch, whose trainer runs one step
+    a call), the recommended set-up against no logging at one compiled
+    call per epoch (the recipe's), and a check that the per-step data is
+    intact there.
+Runtime: about 3 minutes a backend at the defaults; --smoke a few seconds.
 
 Usage:
     python benchmarks/logging_cost.py    # writes benchmarks/results/
@@ -43,6 +45,7 @@ DESCRIPTIONS = {
     "device after every update)",
     "keras_tensorboard": "keras.callbacks.TensorBoard(update_freq=1)",
 }
+ONE_CALL = "_one_call"  # the variants at one compiled call per epoch
 
 
 def _prepared_fit(variant, x, y, steps_per_execution=1):
@@ -65,10 +68,30 @@ def _prepared_fit(variant, x, y, steps_per_execution=1):
             keras.callbacks.TensorBoard(log_dir, update_freq=1)
         ],
     }[variant]
-    arguments = dict(
-        x=x, y=y, batch_size=BATCH_SIZE, verbose=0, callbacks=callbacks
-    )
+    arguments = dict(verbose=0, callbacks=callbacks, **_inputs(x, y))
     return model, arguments, log_dir
+
+
+def _inputs(x, y):
+    """fit's data: NumPy arrays, shuffled by Keras; on tensorflow, fed as
+    the recipe feeds it (a repeated tf.data pipeline and each epoch's
+    length: a new iterator every epoch stalls some, see _common.STALL)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return dict(x=x, y=y, batch_size=BATCH_SIZE)
+    import tensorflow as tf
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .cache()
+        .shuffle(len(x), seed=1, reshuffle_each_iteration=True)
+        .batch(BATCH_SIZE)
+        .repeat()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    steps = -(-len(x) // BATCH_SIZE)
+    return dict(x=dataset, shuffle=False, steps_per_epoch=steps)
 
 
 def _every_update_logged_once(log_dir, updates):
@@ -97,7 +120,13 @@ def run(rounds, epochs, smoke):
         variant: fit_runner(*_prepared_fit(variant, x, y)[:2], warmup=1)
         for variant in variants
     }
+    if keras.backend.backend() != "torch":  # torch allows only 1
+        for variant in ("none", "step_tensorboard"):
+            prepared = _prepared_fit(variant, x, y, updates_per_epoch)
+            runners[variant + ONE_CALL] = fit_runner(*prepared[:2], warmup=1)
     times = alternate_epochs(runners, rounds, epochs)
+    one_step = {k: v for k, v in times.items() if not k.endswith(ONE_CALL)}
+    one_call = {k: v for k, v in times.items() if k.endswith(ONE_CALL)}
     large = None
     if keras.backend.backend() != "torch":  # torch allows only 1
         model, arguments, log_dir = _prepared_fit(
@@ -117,7 +146,10 @@ def run(rounds, epochs, smoke):
         "epochs_per_round": epochs,
         "updates_per_epoch": updates_per_epoch,
         "seconds_per_epoch": times,
-        "ratio_to_no_logging": ratio_stats(times, "none"),
+        "ratio_to_no_logging": ratio_stats(one_step, "none"),
+        "one_call_ratio_to_no_logging": (
+            ratio_stats(one_call, "none" + ONE_CALL) if one_call else None
+        ),
         "target": TARGET,
         "large_steps_per_execution": large,
     }
@@ -132,17 +164,37 @@ def markdown(result):
         f"rounds, each training every variant {result['epochs_per_round']} "
         "epochs in turn (each prepared and warmed up once); an epoch is "
         "timed from its begin to the next one's. Ratio = time / time "
-        "without logging in the same round. Target for StepTensorBoard: "
+        "without logging in the same round. Stalled epochs: over 1.5 "
+        "times their variant's median (counted, kept; see "
+        "benchmarks/_common.py). Target for StepTensorBoard: "
         f"<= {result['target']}.",
         "",
-        "| variant | median ratio | min | max |",
-        "| --- | --- | --- | --- |",
+        "| variant | median ratio | min | max | stalled epochs |",
+        "| --- | --- | --- | --- | --- |",
     ]
+    total = result["rounds"] * result["epochs_per_round"]
     for variant, stats in result["ratio_to_no_logging"].items():
+        stalls = result["seconds_per_epoch"][variant]["stalls"]
         lines.append(
             f"| {DESCRIPTIONS[variant]} | {stats['median']:.3f} | "
-            f"{stats['min']:.3f} | {stats['max']:.3f} |"
+            f"{stats['min']:.3f} | {stats['max']:.3f} | {stalls} of "
+            f"{total} |"
         )
+    one_call = result["one_call_ratio_to_no_logging"]
+    if one_call:
+        stats = one_call["step_tensorboard" + ONE_CALL]
+        stalls = [
+            result["seconds_per_epoch"][v + ONE_CALL]["stalls"]
+            for v in ("none", "step_tensorboard")
+        ]
+        lines += [
+            "",
+            "At one compiled call per epoch (steps_per_execution="
+            f"{result['updates_per_epoch']}, the recipe's), StepTensorBoard "
+            "+ StepRecorder / no logging, same rounds: median "
+            f"{stats['median']:.3f} ({stats['min']:.3f}-{stats['max']:.3f});"
+            f" stalled epochs {stalls[1]} and {stalls[0]} of {total}.",
+        ]
     large = result["large_steps_per_execution"]
     if large:
         lines += [
@@ -159,6 +211,10 @@ def main(argv=None):
     result = run(args.rounds, args.epochs, args.smoke)
     path = write_result(result, markdown(result), args.out)
     for variant, stats in result["ratio_to_no_logging"].items():
+        print(f"RESULT variant={variant} median_ratio={stats['median']:.3f}")
+    for variant, stats in (
+        result["one_call_ratio_to_no_logging"] or {}
+    ).items():
         print(f"RESULT variant={variant} median_ratio={stats['median']:.3f}")
     print(f"wrote {path}")
     return 0

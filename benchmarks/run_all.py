@@ -90,6 +90,20 @@ def summary_rows(folder):
                     ours["median"] <= 1.05,
                 )
             )
+            one_call = logging.get("one_call_ratio_to_no_logging")
+            if one_call:
+                ours = one_call["step_tensorboard_one_call"]
+                rows.append(
+                    (
+                        backend,
+                        "Per-step logging at one compiled call per epoch "
+                        "(the recipe's): StepTensorBoard + StepRecorder / "
+                        "no logging, time",
+                        _ratio(ours),
+                        "<= 1.05",
+                        ours["median"] <= 1.05,
+                    )
+                )
         sweep = _load(folder, "sweep_speed", backend)
         if sweep is not None:
             rows.append(

@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from keras_lrtools import steps_per_epoch
+
 NUM_CLASSES = 6
 SMOKE_TRAIN_PER_CLASS = 30
 SMOKE_TEST_PER_CLASS = 10
@@ -67,15 +69,24 @@ def fit_inputs(backend, train, test, batch_size, seed, distribution=None):
         return inputs
     import tensorflow as tf
 
+    # Repeated, with fit told each epoch's length: Keras then keeps one
+    # iterator for the whole run (the same batches in the same order). A
+    # new iterator every epoch made about one epoch in six end 100-150 ms
+    # late on a 2-core CPU (benchmarks/README.md).
     dataset = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .cache()
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
+        .repeat()
         .prefetch(tf.data.AUTOTUNE)
     )
     # The pipeline shuffles; Keras's own shuffle would warn.
-    inputs = dict(x=dataset, shuffle=False)
+    inputs = dict(
+        x=dataset,
+        shuffle=False,
+        steps_per_epoch=steps_per_epoch(len(x), batch_size),
+    )
     if several:
         inputs["validation_data"] = (
             tf.data.Dataset.from_tensor_slices((x_test, y_test))

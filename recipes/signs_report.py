@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_lrtools.callbacks import is_chief
+from keras_lrtools.preview import schedule_values
 
 COURSE_TEST_ACCURACY = 0.717  # the course's 1500 epochs at 1e-4
 REACHED = f"epochs_to_{COURSE_TEST_ACCURACY}"
@@ -79,17 +80,39 @@ class TestSetEvaluation(keras.callbacks.Callback):
 
 
 class Progress(keras.callbacks.Callback):
-    """Prints a line every `every` epochs and keeps the epochs' record."""
+    """Prints a line every `every` epochs and keeps the epochs' record.
 
-    def __init__(self, every, epochs):
+    Each epoch's LR is its first update's: `schedule` (the run's, sized
+    for `total_steps` updates, or a float) evaluated over the whole run in
+    one call, times the scale of `plateau` (the run's ReduceLROnPlateau,
+    if any). Evaluating the optimizer's schedule every epoch, eagerly,
+    cost 3 ms on tensorflow: 2% of an epoch.
+    """
+
+    def __init__(self, every, epochs, schedule, total_steps, plateau=None):
         super().__init__()
         self.every, self.epochs = every, epochs
+        self.schedule, self.total_steps = schedule, total_steps
+        self.plateau = plateau
         self.learning_rates, self.test_accuracy, self.losses = [], [], []
+        self._rates = None
+
+    def on_train_begin(self, logs=None):
+        if self._rates is None:
+            self._rates = (
+                schedule_values(self.schedule, self.total_steps)
+                if callable(self.schedule)
+                else np.full(self.total_steps, self.schedule)
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
-        # The LR of the epoch's first update (plateau scale included).
-        rate = self.model.optimizer.learning_rate
-        self.learning_rates.append(float(keras.ops.convert_to_numpy(rate)))
+        update = int(
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+        )
+        rate = np.float32(self._rates[update])
+        if self.plateau is not None:  # in float32, as its ScaledSchedule
+            rate *= np.float32(self.plateau.scale)
+        self.learning_rates.append(float(rate))
 
     def on_epoch_end(self, epoch, logs=None):
         self.losses.append(float(logs["loss"]))

@@ -106,7 +106,8 @@ def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
     # The schedule, sized for this run by keras_lrtools' table.
     plan = signs_schedules.plan(name, args, updates_per_epoch, batch_size, lr)
     schedule = for_run(*plan.sizes(), **plan.overrides)
-    callbacks = [ReduceLROnPlateau(**plan.plateau)] if plan.plateau else []
+    plateau = ReduceLROnPlateau(**plan.plateau) if plan.plateau else None
+    callbacks = [plateau] if plateau else []
 
     model = build_model(args.model)
     # One compiled call per epoch; torch's trainer allows only 1, and so
@@ -126,7 +127,9 @@ def prepare_run(name, seed, args, data, log_dir, distribution, lr=None):
     if distribution.replicas == 1:  # else fit's validation_data
         callbacks.insert(0, signs_report.TestSetEvaluation(*test))
     every = args.print_every or max(1, args.epochs // 10)
-    progress = signs_report.Progress(every, args.epochs)
+    progress = signs_report.Progress(
+        every, args.epochs, schedule, plan.total_steps, plateau
+    )
     callbacks += [progress, StepTensorBoard(log_dir)]
     guard = None
     if not args.no_guard:

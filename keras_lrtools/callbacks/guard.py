@@ -61,9 +61,10 @@ class LearningRateGuard(keras.callbacks.Callback):
 
     - `non_finite_loss`: a NaN or infinite loss (checked every
       `check_every_batches` batches and at each epoch end);
-    - `non_finite_weights`: a NaN or infinite trainable weight at an
-      epoch end (a NaN gradient can poison a weight whose NaN a ReLU then
-      hides from the loss);
+    - `non_finite_weights`: a NaN or infinite trainable weight at the end
+      of every `probe_every_epochs`-th epoch and of the last one (of every
+      epoch with `action="restore"`) (a NaN gradient can poison a weight
+      whose NaN a ReLU then hides from the loss; the NaN stays);
     - `exploding_loss`: an epoch loss above `divergence_factor` times the
       best (positive) epoch loss so far and above the first epoch's (late
       in training a loss of 0.02 can spike to 0.17: that is noise, not
@@ -110,8 +111,9 @@ class LearningRateGuard(keras.callbacks.Callback):
             model must be a Sequential or functional model.
         max_dead_fraction: Float in (0, 1]. Default 0.95.
         probe_every_epochs: Int > 0. Epochs between dead-ReLU tests (a
-            forward pass over `sample`; dead units do not come back, so a
-            sparser test only finds them later). Default 1.
+            forward pass over `sample`) and weight checks (a read of every
+            weight); dead units and NaN weights do not come back, so a
+            sparser test only finds them later. Default 1.
         factor: Float in (0, 1). LR multiplier of a restore. Default 0.1.
         max_restores: Int >= 0. Default 3.
         accuracy_key: Name of the accuracy in the logs. Default None:
@@ -288,7 +290,7 @@ class LearningRateGuard(keras.callbacks.Callback):
         loss = float(loss)
         if not math.isfinite(loss):
             return ("non_finite_loss", None, f"the epoch loss is {loss}")
-        poisoned = [
+        poisoned = self._checks_weights(epoch) and [
             variable.path
             for variable in self.model.trainable_variables
             if not np.isfinite(keras.ops.convert_to_numpy(variable)).all()
@@ -336,6 +338,18 @@ class LearningRateGuard(keras.callbacks.Callback):
                     f"input of the sample batch{layers}",
                 )
         return None
+
+    def _checks_weights(self, epoch):
+        """Whether this epoch's end reads every weight (a device read each).
+
+        At each probe epoch and the last; under `restore`, at every epoch,
+        before its state is kept as healthy.
+        """
+        return (
+            self.action == "restore"
+            or (epoch + 1) % self.probe_every_epochs == 0
+            or epoch + 1 == (self.params or {}).get("epochs")
+        )
 
     def _collapse(self, epoch, loss, accuracy):
         previous, self._previous_loss = self._previous_loss, loss

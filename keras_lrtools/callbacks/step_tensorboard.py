@@ -232,7 +232,10 @@ class StepTensorBoard(keras.callbacks.Callback):
 
     def _read_counter(self):
         """The x-axis counter now (the first optimizer's)."""
-        return int(keras.ops.convert_to_numpy(self._holders[0].counter))
+        self._counter_read = int(
+            keras.ops.convert_to_numpy(self._holders[0].counter)
+        )
+        return self._counter_read
 
     # Per execution ----------------------------------------------------------
 
@@ -442,11 +445,15 @@ class StepTensorBoard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self._active:
             return
+        self._counter_read = None
         self._end_epoch()
         if self.epoch_metrics:
-            # At the update count the epoch ends with, like every point.
-            _ = self.model  # on jax, syncs the trainer's state into variables
-            step = self._read_counter()
+            # At the update count the epoch ends with, like every point:
+            # read by the epoch's last drain just now, or read here.
+            step = self._counter_read
+            if step is None:
+                _ = self.model  # on jax, syncs the trainer's state
+                step = self._read_counter()
             # The recorder's own log entry (the last batch's loss; under
             # validation a copy of the loss) is no epoch value: left out.
             recorder = getattr(self, "_recorder", None)

@@ -63,3 +63,36 @@ def test_every_benchmark_runs_in_smoke_mode(tmp_path, capsys):
     assert f"| {backend} | Sweep of 15 runs" in summary
     # A smoke run never touches the README's table.
     assert (BENCHMARKS.parent / "README.md").read_text() == readme
+
+
+def test_stalled_epochs_are_counted_and_kept_apart():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "_common", BENCHMARKS / "_common.py"
+        )
+        common = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(common)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    # Scripted epochs: B is 10% slower than A; one epoch of each stalls
+    # (twice its time), in different rounds.
+    scripted = {
+        "A": iter([[1.0, 1.0], [1.0, 2.0], [1.0, 1.0]]),
+        "B": iter([[2.2, 1.1], [1.1, 1.1], [1.1, 1.1]]),
+    }
+    runners = {
+        name: (lambda epochs, rounds=rounds: next(rounds))
+        for name, rounds in scripted.items()
+    }
+    times = common.alternate_epochs(runners, rounds=3, epochs=2)
+    assert times["A"]["all"] == [1.0, 1.5, 1.0]
+    assert times["A"]["steady"] == [1.0, 1.0, 1.0]
+    assert times["B"]["steady"] == [1.1, 1.1, 1.1]
+    assert (times["A"]["stalls"], times["B"]["stalls"]) == (1, 1)
+    # The ratios keep every epoch, unless asked otherwise.
+    kept = common.ratio_stats(times, "A")["B"]
+    assert kept["min"] < 1.0 < 1.5 < kept["max"]
+    steady = common.ratio_stats(times, "A", key="steady")["B"]
+    assert steady["median"] == steady["min"] == steady["max"]
+    assert abs(steady["median"] - 1.1) < 1e-12

@@ -94,6 +94,76 @@ def test_one_guard_probes_the_model_of_each_fit(signs):
     assert [(d.symptom, d.epoch) for d in guard.diagnoses] == [("dead_relu", 0)]
 
 
+class FiniteOnly(keras.layers.Layer):
+    """x + w where w is finite, x where it is not: a NaN in w never
+    reaches the loss (and its gradient is 0, so the NaN stays)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(), initializer="zeros", name="w")
+
+    def call(self, inputs):
+        w = keras.ops.convert_to_tensor(self.w)
+        return inputs + keras.ops.where(keras.ops.isfinite(w), w, 0.0)
+
+
+class PoisonAt(keras.callbacks.Callback):
+    """Sets FiniteOnly's w to NaN at the end of one epoch (listed before
+    the guard)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.model.layers[0].w.assign(float("nan"))
+
+
+@pytest.mark.parametrize(
+    "action, poisoned, found",
+    [
+        ("stop", 0, 2),  # the first check: the third epoch's end
+        ("stop", 3, 5),
+        ("stop", 6, 7),  # the last epoch is always checked
+        ("restore", 0, 0),  # every state kept as healthy is checked
+    ],
+)
+def test_weights_are_checked_with_the_probe_and_at_the_last_epoch(
+    action, poisoned, found
+):
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.integers(0, 3, size=64)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            FiniteOnly(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy"
+    )
+    guard = LearningRateGuard(
+        action=action, probe_every_epochs=3, max_restores=0, verbose=0
+    )
+    history = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=8,
+        verbose=0,
+        callbacks=[PoisonAt(poisoned), guard],
+    )
+    assert all(math.isfinite(loss) for loss in history.history["loss"])
+    assert [(d.symptom, d.epoch) for d in guard.diagnoses] == [
+        ("non_finite_weights", found)
+    ]
+    assert "w hold NaN" in guard.diagnoses[0].message
+    assert len(history.history["loss"]) == found + 1  # stopped there
+
+
 def test_a_healthy_run_is_never_flagged(signs):
     (x, _), _ = signs
     guard = LearningRateGuard(sample=x[:256], verbose=0)

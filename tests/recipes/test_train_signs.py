@@ -504,3 +504,53 @@ def test_the_test_set_evaluation_is_keras_evaluate_in_one_forward_pass():
     assert seen[-1]["val_accuracy"] == pytest.approx(accuracy, abs=1e-7)
     # The callbacks after it (History too) see the values.
     assert model.history.history["val_loss"] == [s["val_loss"] for s in seen]
+
+
+@pytest.mark.parametrize("rate", ["schedule", "plateau", "float"])
+def test_progress_reports_the_rate_of_each_epochs_first_update(rate):
+    """Its rates, from the schedule evaluated once over the run, against
+    the optimizer's own `learning_rate` read at each epoch's start."""
+    from keras_lrtools.callbacks import ReduceLROnPlateau
+    from keras_lrtools.schedules import CosineDecay
+
+    recipe = _recipe()
+    rng = np.random.default_rng(4)
+    x = rng.random((48, 64, 64, 3), dtype=np.float32)
+    y = rng.integers(0, 6, 48)
+    epochs, total_steps = 6, 6 * 3  # 3 updates an epoch
+    schedule = 3e-4 if rate == "float" else CosineDecay(1e-3, total_steps)
+    # In max mode the falling loss seldom "improves": halved often.
+    plateau = (
+        ReduceLROnPlateau(monitor="loss", mode="max", factor=0.5, patience=1)
+        if rate == "plateau"
+        else None
+    )
+    keras.utils.set_random_seed(1)
+    model = recipe.build_model("mlp")
+    model.compile(
+        keras.optimizers.Adam(schedule),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    progress = recipe.signs_report.Progress(
+        1, epochs, schedule, total_steps, plateau
+    )
+    read = []
+    reader = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: read.append(
+            float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        )
+    )
+    callbacks = [plateau] if plateau else []
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[*callbacks, progress, reader],
+    )
+    np.testing.assert_allclose(progress.learning_rates, read, rtol=1e-6)
+    if plateau is not None:
+        unscaled = [float(schedule(3 * epoch)) for epoch in range(epochs)]
+        assert read[-1] <= unscaled[-1] / 4 * (1 + 1e-6)  # two halvings
