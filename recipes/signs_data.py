@@ -70,9 +70,9 @@ def fit_inputs(backend, train, test, batch_size, seed, distribution=None):
     import tensorflow as tf
 
     # Repeated, with fit told each epoch's length: Keras then keeps one
-    # iterator for the whole run (the same batches in the same order). A
-    # new iterator every epoch made about one epoch in six end 100-150 ms
-    # late on a 2-core CPU (benchmarks/README.md).
+    # iterator for the whole run (a new seeded shuffle every epoch, as
+    # before). A new iterator every epoch made about one epoch in six end
+    # 100-150 ms late on a 2-core CPU (benchmarks/README.md).
     dataset = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .cache()
