@@ -31,6 +31,7 @@ from _common import alternate_epochs
 from _common import course_mlp
 from _common import environment
 from _common import fit_runner
+from _common import load_recipe
 from _common import ratio_stats
 from _common import signs_data
 from _common import timing_arguments
@@ -73,25 +74,15 @@ def _prepared_fit(variant, x, y, steps_per_execution=1):
 
 
 def _inputs(x, y):
-    """fit's data: NumPy arrays, shuffled by Keras; on tensorflow, fed as
-    the recipe feeds it (a repeated tf.data pipeline and each epoch's
-    length: a new iterator every epoch stalls some, see _common.STALL)."""
+    """fit's data as the recipe feeds it (recipes/signs_data.py): on
+    tensorflow a repeated tf.data pipeline and each epoch's length (a new
+    iterator every epoch stalls some, see _common.STALL); NumPy arrays,
+    shuffled by Keras, on jax and torch."""
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return dict(x=x, y=y, batch_size=BATCH_SIZE)
-    import tensorflow as tf
-
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .cache()
-        .shuffle(len(x), seed=1, reshuffle_each_iteration=True)
-        .batch(BATCH_SIZE)
-        .repeat()
-        .prefetch(tf.data.AUTOTUNE)
+    return load_recipe().signs_data.fit_inputs(
+        keras.backend.backend(), (x, y), (None, None), BATCH_SIZE, seed=1
     )
-    steps = -(-len(x) // BATCH_SIZE)
-    return dict(x=dataset, shuffle=False, steps_per_epoch=steps)
 
 
 def _every_update_logged_once(log_dir, updates):
