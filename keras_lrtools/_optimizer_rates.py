@@ -6,11 +6,12 @@ optimizer of a model that holds a learning rate (through
 `LossScaleOptimizer`, any wrapper with an `inner_optimizer`, and each
 optimizer of a `MultiOptimizer`), reads the object it holds (the user's
 own schedule, never a copy rebuilt from its config), installs and finds
-the `ScaledSchedule` a plateau scales, keeps the one `PlateauState`, and
-knows each optimizer's bias correction.
+the `ScaledSchedule` a plateau scales, keeps the one `PlateauState`,
+knows each optimizer's bias correction, and tells when jax's trainer
+applies a float LR set between its calls.
 
-Keras has no public way to do two of these things, so this module, and
-only this one, uses what Keras does (pinned by
+Keras has no public way to do three of these things, so this module,
+and only this one, uses what Keras does (pinned by
 tests/optimizers/test_keras_internals.py, which fail on a Keras upgrade
 that changes them):
 
@@ -21,6 +22,10 @@ that changes them):
 - `optimizer._iterations`: the counter Keras passes to the schedule. With
   `gradient_accumulation_steps=n` it counts batches, and the public
   `optimizer.iterations` is it divided by n.
+- `model._jax_state_synced` (jax): whether the trainer, which keeps its
+  state apart from the variables during an epoch, takes it from them
+  again at its next call (at an epoch's first call, and after a callback
+  synced it by reading `callback.model`).
 """
 
 import keras
@@ -36,6 +41,7 @@ LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 
 _HELD = "_learning_rate"  # Keras internal, see the module docstring
 _COUNTER = "_iterations"  # Keras internal, see the module docstring
+_JAX_RELOADS = "_jax_state_synced"  # Keras internal, see the docstring
 _PLATEAU_STATE = "_keras_lrtools_plateau_state"
 
 # Closed-form bias corrections, by Keras's public optimizer class (the
@@ -269,6 +275,39 @@ def attached_plateau_state(model):
     """The PlateauState a plateau callback or the guard attached, or None."""
     optimizer = getattr(model, "optimizer", None)
     return getattr(optimizer, _PLATEAU_STATE, None)
+
+
+def rate_terms(model, holders):
+    """What fixes the next update's rates, besides the schedules' formulas.
+
+    (plateau, per_holder): the attached PlateauState's scale variable, or
+    None; per holder ("scale", v) for a ScaledSchedule (v its scale
+    variable), ("scale", None) for another schedule (a scale of 1), and
+    ("rate", lr) for a float or a callable (lr its current value, a
+    variable or a tensor). Read on the host before a compiled call, or
+    recorded inside each step (StepRecorder).
+    """
+    state = attached_plateau_state(model)
+    plateau = None if state is None else state.scale_variable
+    per_holder = []
+    for holder in holders:
+        held = holder.schedule
+        if isinstance(held, ScaledSchedule):
+            per_holder.append(("scale", held.state.scale_variable))
+        elif held is not None:
+            per_holder.append(("scale", None))
+        else:
+            per_holder.append(("rate", holder.optimizer.learning_rate))
+    return plateau, per_holder
+
+
+def jax_trainer_reloads(model):
+    """Whether jax's trainer takes the model's variables at its next call.
+
+    Only then is a float LR assigned since its last call applied (and the
+    variables readable); in between it trains on its own copy.
+    """
+    return bool(getattr(model, _JAX_RELOADS, True))
 
 
 def _is_scaled(holder):

@@ -7,8 +7,12 @@ It runs inside the compiled step, so per-step values survive
 import weakref
 
 import keras
+import numpy as np
 from keras import ops
 
+from keras_lrtools._optimizer_rates import rate_holders
+from keras_lrtools._optimizer_rates import rate_terms
+from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_positive_int
 
 # Models whose StepTensorBoard wants per-step values (set in set_model).
@@ -60,6 +64,15 @@ def per_step_trackers(metrics):
     return recorder, trackers
 
 
+def _float32(value):
+    """A variable's or tensor's value as float32 (no op if it is one)."""
+    if isinstance(value, keras.Variable):
+        dtype, value = value.dtype, value.value
+    else:
+        dtype = keras.backend.standardize_dtype(value.dtype)
+    return value if dtype == "float32" else ops.cast(value, "float32")
+
+
 class _Untracked:
     """Holds variables that Keras must not track as the holder's own.
 
@@ -73,8 +86,9 @@ class _Untracked:
         self.items = items
 
 
-# The ring on the device: 64 MB of float32 at most.
+# The buffer on the device: 64 MB of float32 at most.
 MAX_VALUES = 2**24
+TINY = float(np.finfo(np.float32).tiny)  # float32's smallest normal, 2**-126
 
 
 @keras.saving.register_keras_serializable(package="keras_lrtools")
@@ -85,21 +99,25 @@ class StepRecorder(keras.metrics.Metric):
     one compiled call and shows callbacks only the last one's logs.
     Compiled as the last metric, this one copies, at every step, the
     running total and count of the loss tracker and of the mean metrics
-    listed before it into a ring buffer; `StepTensorBoard` reads the buffer
-    once an epoch (or before it wraps) and recovers each step's own batch
-    loss and metrics by differencing. It finds what to record when the
-    train step is traced, from the model a `StepTensorBoard` is attached
-    to; without one it records nothing.
+    listed before it into a buffer of its last `capacity` steps;
+    `StepTensorBoard` reads it once an epoch (or before it overflows) and
+    recovers each step's own batch loss and metrics by differencing. On
+    tensorflow and torch it also records the rates each step used (a
+    float LR, a plateau's scale), so that logging every update needs no
+    device read between calls (jax's train step gives metrics no access
+    to the optimizer's variables). It finds what to record when the train
+    step is traced, from the model a `StepTensorBoard` is attached to;
+    without one it records nothing.
 
     Its result, shown in the logs as `batch_loss`, is the loss of the last
     batch alone (Keras's `loss` is the running mean of the epoch).
 
     Args:
-        capacity: Int > 0. Steps kept; must exceed `steps_per_execution`;
+        capacity: Int >= 2. Steps kept; must exceed `steps_per_execution`;
             `capacity * width` at most 2**24 values (64 MB).
             Default 1024.
-        width: Int > 0. Numbers kept per step, two per recorded metric.
-            Default 16.
+        width: Int > 0. Numbers kept per step: two per recorded metric
+            and one per float LR or plateau scale. Default 16.
         name: Name in the logs. Default "batch_loss".
         dtype: Optional dtype of the result.
 
@@ -111,14 +129,15 @@ class StepRecorder(keras.metrics.Metric):
 
     def __init__(self, capacity=1024, width=16, name="batch_loss", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.capacity = check_positive_int("capacity", capacity)
+        self.capacity = check_int("capacity", capacity, minimum=2)
         self.width = check_positive_int("width", width)
         if self.capacity * self.width > MAX_VALUES:
             raise ValueError(
                 f"Arguments `capacity` x `width` must be <= {MAX_VALUES:,} "
-                "values (a ring a few times steps_per_execution is enough). "
+                "values (a few times steps_per_execution is enough). "
                 f"Received: capacity={self.capacity}, width={self.width}"
             )
+        # Row 0 the last step's, row 1 the one before, ...
         self.snapshots = self.add_variable(
             shape=(self.capacity, self.width),
             initializer="zeros",
@@ -135,7 +154,8 @@ class StepRecorder(keras.metrics.Metric):
             name="position",
         )
         # The last batch's own loss, kept by update_state so that result()
-        # is a read (Keras reads it eagerly at every epoch's end).
+        # is a read (Keras reads it eagerly at every epoch's end: 1-4 ms
+        # computed there on jax and tensorflow).
         self.last_batch_loss = self.add_variable(
             shape=(),
             initializer="zeros",
@@ -144,63 +164,101 @@ class StepRecorder(keras.metrics.Metric):
             name="last_batch_loss",
         )
         self._sources = None
+        self._layout = None
 
-    def _watched_variables(self):
-        """The variables to copy, found in the watched model (cached)."""
+    def _watched(self):
+        """(the tracker variables to copy, the model, its rate holders).
+
+        Of the watched model, cached; ((), None, None) while no
+        StepTensorBoard watches the model.
+        """
         if self._sources is None:
             for model in list(_WATCHED_MODELS):
                 recorder, trackers = per_step_trackers(model.metrics)
                 if recorder is self:
-                    variables = [v for _, pair in trackers for v in pair]
-                    if len(variables) > self.width:
-                        raise ValueError(
-                            f"StepRecorder(width={self.width}) records "
-                            f"{self.width // 2} metrics; the model has "
-                            f"{len(variables) // 2}. Compile with a larger "
-                            "`width`."
-                        )
-                    self._sources = _Untracked(tuple(variables))
-        return () if self._sources is None else self._sources.items
+                    variables = tuple(v for _, pair in trackers for v in pair)
+                    holders = rate_holders(model, "StepRecorder")
+                    self._sources = _Untracked(
+                        (variables, weakref.ref(model), holders)
+                    )
+        if self._sources is None:
+            return (), None, None
+        variables, model, holders = self._sources.items
+        return variables, model(), holders
 
     @property
     def watched(self):
-        """The variables it copies at each step (empty until traced)."""
-        return () if self._sources is None else self._sources.items
+        """The tracker variables it copies at each step (none till traced)."""
+        return () if self._sources is None else self._sources.items[0]
+
+    @property
+    def rate_layout(self):
+        """Where each step's row keeps the rates in force, as last traced.
+
+        (plateau, per_holder) shaped like `rate_terms`: a column index in
+        place of each value, None where there is none (per holder: a
+        schedule's scale of 1). None on jax, where it records no rates.
+        """
+        return None if self._layout is None else self._layout.items
+
+    def _rate_columns(self, model, holders, first):
+        """(values, layout) of the rates in force now (see rate_terms).
+
+        One column each from `first` on; a value that several terms share
+        is kept once. No values and no layout on jax: its train step
+        updates the metrics in a scope that holds their variables only,
+        the optimizer's are out of reach there (StepTensorBoard reads the
+        rates before each call instead, a cheap read on jax).
+        """
+        if keras.backend.backend() == "jax":
+            return [], None
+        plateau, per_holder = rate_terms(model, holders)
+        values, columns = [], {}
+
+        def column(value):
+            if value is None:
+                return None
+            if id(value) not in columns:
+                columns[id(value)] = first + len(values)
+                values.append(value)
+            return columns[id(value)]
+
+        layout = (column(plateau), [(k, column(v)) for k, v in per_holder])
+        return values, layout
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         # Few keras.ops calls (tens of microseconds each on an eager
         # backend, torch); Python operators and indexing where they do.
-        variables = self._watched_variables()
+        variables, model, holders = self._watched()
         if not variables:  # no StepTensorBoard watches the model
             return
-        values = ops.stack(
-            [
-                v.value
-                if v.dtype == "float32"
-                else ops.cast(v.value, "float32")
-                for v in variables
-            ]
-        )
-        position = self.position.value
-        # The loss tracker's (total, count) come first. Its previous row;
-        # after a reset (position 0) the zeroed last row.
-        # (ops.take: indexing a torch tensor by a tensor would read the
-        # index back to the host, a sync per step on a GPU.)
-        before = ops.take(
-            self.snapshots.value, (position - 1) % self.capacity, axis=0
-        )[:2]
-        # Columns past the variables stay zero.
-        self.snapshots.assign(
-            ops.slice_update(
-                self.snapshots.value,
-                (position % self.capacity, 0),
-                values[None],
+        rates, layout = self._rate_columns(model, holders, len(variables))
+        if len(variables) + len(rates) > self.width:
+            raise ValueError(
+                f"StepRecorder(width={self.width}) keeps {self.width} "
+                f"numbers a step; the model needs {len(variables)} for its "
+                f"{len(variables) // 2} metrics (2 each) and {len(rates)} "
+                "for its learning rates. Compile with a larger `width`."
             )
+        if layout != self.rate_layout:  # (Keras's __setattr__ costs)
+            self._layout = None if layout is None else _Untracked(layout)
+        values = [_float32(v) for v in (*variables, *rates)]
+        row = ops.concatenate(
+            [ops.stack(values), ops.zeros((self.width - len(values),))]
         )
-        self.position.assign(position + 1)
-        # An unchanged count (all sample weights zero) gives 0.
-        change = values[:2] - before
-        self.last_batch_loss.assign(ops.divide_no_nan(change[0], change[1]))
+        ring = self.snapshots.value
+        # The loss tracker's (total, count) come first: their change since
+        # the last row (after a reset, the zeroed one), with Python
+        # operators. An unchanged count (all sample weights zero) gives 0;
+        # adding TINY leaves a count over 1e-30 as it is (float32 keeps 24
+        # bits). Before the assignment, which torch makes in place.
+        change = row[:2] - ring[0, :2]
+        self.last_batch_loss.assign(change[0] / (change[1] + TINY))
+        # The new row first, the others one down, the oldest dropped: no
+        # index from the device, which costs more per step (torch, or a
+        # sync on a GPU) or an XLA cluster (tensorflow without XLA).
+        self.snapshots.assign(ops.concatenate([row[None], ring[:-1]]))
+        self.position.assign(self.position.value + 1)
 
     def result(self):
         return self.last_batch_loss.value

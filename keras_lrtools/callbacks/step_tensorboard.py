@@ -8,8 +8,9 @@ import keras
 import numpy as np
 from keras.optimizers.schedules import LearningRateSchedule
 
-from keras_lrtools._optimizer_rates import attached_plateau_state
+from keras_lrtools._optimizer_rates import jax_trainer_reloads
 from keras_lrtools._optimizer_rates import rate_holders
+from keras_lrtools._optimizer_rates import rate_terms
 from keras_lrtools._validation import check_bool
 from keras_lrtools._validation import check_positive_int
 from keras_lrtools.callbacks._distribution import is_chief
@@ -70,8 +71,8 @@ class StepTensorBoard(keras.callbacks.Callback):
     Per-batch values come from the running totals of Keras's own loss
     tracker and mean metrics. Compile
     `keras_lrtools.callbacks.StepRecorder()` as the last metric: it
-    records them inside the compiled step into a ring buffer on the
-    device, which this callback reads once an epoch (or before it wraps),
+    records them inside the compiled step into a buffer on the device,
+    which this callback reads once an epoch (or before it overflows),
     so logging every update costs almost nothing. It is required with
     `steps_per_execution > 1` (otherwise fit raises, and says so, once
     the first compiled call has run); without it, at
@@ -79,10 +80,11 @@ class StepTensorBoard(keras.callbacks.Callback):
     every update (slower). It has no `on_train_batch_end`: its work after
     a compiled call is done when the next one begins, so Keras keeps
     dispatching batch ends asynchronously (jax, torch). Each update is
-    logged with the rate its call used, also when a callback changes it
-    at the epoch's end (a plateau). List it after callbacks that set a
-    float LR at a batch's begin (on jax a float LR is read at each
-    epoch's start: use a schedule for per-update changes), and before
+    logged with the rate it used, also when a callback changes a float LR
+    or a plateau scale between calls: the recorder records the rates
+    inside each step on tensorflow and torch; without it, and on jax,
+    they are read before each call, so list it after callbacks that set
+    a float LR at a batch's begin (a hand-written warmup). List it before
     callbacks that restore the model or call `evaluate()` at an epoch's
     end (`LearningRateGuard`), which reset the metrics it reads.
     Metrics that are not means (AUC, precision) have no per-batch value
@@ -186,6 +188,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         # Found after the first step: the compiled metrics of the
         # tensorflow backend are built only when the step is traced.
         self._trackers = None
+        self._recorder = None
         self._execution_open = False
 
     def _find_trackers(self):
@@ -226,7 +229,8 @@ class StepTensorBoard(keras.callbacks.Callback):
         self._execution_open = False  # a compiled call not yet accounted
         self._epoch_drained = False
         # (batches after each call, the time it was seen done (the next
-        # call's begin or the epoch's end), its _rates_in_force)
+        # call's begin or the epoch's end), its _rates_in_force or None
+        # where the recorder records them)
         self._execution_ends = []
         self._last_row = None  # Keras resets the metrics every epoch.
 
@@ -247,49 +251,50 @@ class StepTensorBoard(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if not self._active:
             return
-        first_of_epoch = not self._execution_open  # False once it ran
         if self._execution_open:
             self._execution_ended(last_of_epoch=False)
         self._execution_open = True
-        self._in_force = self._rates_in_force(first_of_epoch)
+        # A recorder records them inside each step (not on jax): no device
+        # read here.
+        if self._recorder is None or self._recorder.rate_layout is None:
+            self._in_force = self._rates_in_force()
+        else:
+            self._in_force = None
 
-    def _rates_in_force(self, first_of_epoch):
-        """The rates the coming call's updates use.
+    def _rates_in_force(self):
+        """The rates the coming call's updates use (see `rate_terms`).
 
         Read before any callback at its end (a plateau at the epoch's end)
-        can change them: the plateau scale, and per optimizer the scale of
-        its `ScaledSchedule` or, for a float LR, the LR itself.
+        can change them.
         """
         # self.model would sync jax's trainer state after every call.
         on_jax = keras.backend.backend() == "jax"
-        scales = {}  # one read per PlateauState (usually one, shared)
+        plateau, per_holder = rate_terms(
+            self._model if on_jax else self.model, self._holders
+        )
+        reads = {}  # one read per value (a shared scale once)
 
-        def scale_of(state):
-            if id(state) not in scales:
-                scales[id(state)] = float(
-                    keras.ops.convert_to_numpy(state.scale_variable)
-                )
-            return scales[id(state)]
+        def read(value):
+            if value is None:
+                return 1.0
+            if id(value) not in reads:
+                reads[id(value)] = float(keras.ops.convert_to_numpy(value))
+            return reads[id(value)]
 
-        state = attached_plateau_state(self._model if on_jax else self.model)
-        plateau = None if state is None else scale_of(state)
-        # On jax the optimizer's variables are detached from the model
-        # after an epoch's first call: a float LR is read at that call.
-        if first_of_epoch or not on_jax:
+        # jax's trainer takes a float LR from its variable only when it
+        # takes its state from the model's variables again.
+        if not on_jax or jax_trainer_reloads(self._model):
             self._fixed_rates = [
-                holder.in_force() if holder.schedule is None else None
-                for holder in self._holders
+                read(value) if kind == "rate" else None
+                for kind, value in per_holder
             ]
-        per_holder = []
-        for holder, fixed in zip(self._holders, self._fixed_rates, strict=True):
-            held = holder.schedule
-            if isinstance(held, ScaledSchedule):
-                per_holder.append(("scale", scale_of(held.state)))
-            elif held is not None:
-                per_holder.append(("scale", 1.0))
-            else:
-                per_holder.append(("rate", fixed))
-        return plateau, per_holder
+        per_holder = [
+            (kind, fixed if kind == "rate" else read(value))
+            for (kind, value), fixed in zip(
+                per_holder, self._fixed_rates, strict=True
+            )
+        ]
+        return (None if plateau is None else read(plateau)), per_holder
 
     def _end_epoch(self):
         """Accounts for the epoch's last compiled call and drains."""
@@ -309,7 +314,7 @@ class StepTensorBoard(keras.callbacks.Callback):
             self._execution_ends.append(
                 (self._batches_run, time.time(), self._in_force)
             )
-            # The ring must be read before it wraps over unread rows.
+            # The recorder must be read before it drops unread rows.
             full = (
                 self._batches_run
                 + self._steps_per_execution
@@ -371,31 +376,34 @@ class StepTensorBoard(keras.callbacks.Callback):
         first_update = self._written_upto
         self._batches_read = self._batches_run = done
         self._written_upto += updates_done
-        capacity = self._recorder.capacity
         chosen = [
             (first_update + i, batch)
             for i, batch in enumerate(batches)
             if (first_update + i) % self.update_freq == 0
         ]
         updates = [update for update, _ in chosen]
+        # The recorder's newest row first.
         rows = {
-            update: snapshots[batch % capacity].astype(np.float64)
+            update: snapshots[done - 1 - batch].astype(np.float64)
             for update, batch in chosen
         }
-        # Each update's wall time and rates: those of its compiled call.
+        # Each update's wall time and rates: those of its compiled call,
+        # or the rates its row recorded.
         ends = self._execution_ends
-        executions = []
-        for _, batch in chosen:
+        layout = self._recorder.rate_layout
+        wall_times, in_force = [], []
+        for update, batch in chosen:
             while len(ends) > 1 and ends[0][0] <= batch:
                 ends.pop(0)
-            executions.append(ends[0])
-        if updates:
-            self._write(
-                updates,
-                rows,
-                [wall_time for _, wall_time, _ in executions],
-                [in_force for _, _, in_force in executions],
+            _, wall_time, read = ends[0]
+            wall_times.append(wall_time)
+            in_force.append(
+                read
+                if layout is None
+                else _recorded_rates(rows[update], layout)
             )
+        if updates:
+            self._write(updates, rows, wall_times, in_force)
 
     def on_test_begin(self, logs=None):
         # Validation inside fit() resets the metrics: read them first.
@@ -512,6 +520,19 @@ def _learning_rates(holder, cache, in_force, updates):
         else:  # in float32, as ScaledSchedule multiplies them
             rates.append(float(np.float32(value) * np.float32(number)))
     return rates
+
+
+def _recorded_rates(row, layout):
+    """`_rates_in_force` of an update, from its recorder row."""
+    plateau, per_holder = layout
+
+    def value(column):
+        return 1.0 if column is None else float(np.float32(row[column]))
+
+    return (
+        None if plateau is None else value(plateau),
+        [(kind, value(column)) for kind, column in per_holder],
+    )
 
 
 def _metrics_reset_error(update):

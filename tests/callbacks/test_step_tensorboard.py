@@ -13,8 +13,11 @@ from keras_lrtools.callbacks import step_tensorboard
 from keras_lrtools.schedules import CosineDecay
 from keras_lrtools.schedules import Warmup
 from tests import references
+from tests.callbacks.helpers import RecordLearningRate
 from tests.callbacks.helpers import ScriptedMetric
 from tests.callbacks.helpers import read_scalars
+from tests.callbacks.helpers import unit_data
+from tests.callbacks.helpers import unit_gradient_model
 
 BATCH = 8
 SAMPLES = 44  # 6 batches an epoch, the last one short (4 samples)
@@ -28,7 +31,11 @@ def _data():
     return x, y
 
 
-def _model(learning_rate, steps_per_execution=1, optimizer="adam"):
+def _model(
+    learning_rate, steps_per_execution=1, optimizer="adam", recorder=None
+):
+    """Compiled with a StepRecorder if `recorder` (default: with several
+    steps per call, where it is required)."""
     keras.utils.set_random_seed(3)
     model = keras.Sequential(
         [
@@ -38,7 +45,7 @@ def _model(learning_rate, steps_per_execution=1, optimizer="adam"):
         ]
     )
     metrics = ["accuracy"]
-    if steps_per_execution > 1:
+    if recorder or (recorder is None and steps_per_execution > 1):
         metrics.append(StepRecorder())
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
     model.compile(
@@ -69,19 +76,25 @@ def _per_batch_reference(learning_rate, epochs, optimizer="adam"):
     return losses, accuracies
 
 
-def _spe_values():
-    # PyTorch's trainer allows steps_per_execution=1 only.
-    if keras.backend.backend() == "torch":
-        return [1]
-    return [1, 4]
+def _set_ups():
+    """(steps_per_execution, recorder): one step a call with the device
+    read after each or with a StepRecorder, and several steps a call
+    (not on torch, whose trainer allows only one)."""
+    cases = [(1, False), (1, True)]
+    if keras.backend.backend() != "torch":
+        cases.append((4, True))
+    return [
+        pytest.param(spe, recorder, id=f"spe{spe}-{'recorder' * recorder}")
+        for spe, recorder in cases
+    ]
 
 
-@pytest.mark.parametrize("steps_per_execution", _spe_values())
+@pytest.mark.parametrize("steps_per_execution, recorder", _set_ups())
 def test_every_update_is_logged_with_its_own_values(
-    steps_per_execution, tmp_path
+    steps_per_execution, recorder, tmp_path
 ):
     schedule = Warmup(CosineDecay(0.05, 40), 5, initial_learning_rate=0.001)
-    model = _model(schedule, steps_per_execution)
+    model = _model(schedule, steps_per_execution, recorder=recorder)
     x, y = _data()
     callback = StepTensorBoard(tmp_path)
     # Two fit calls: the step axis continues across them.
@@ -144,11 +157,11 @@ class _EvaluatesAtEpochEnd(keras.callbacks.Callback):
         self.model.evaluate(x[:8], y[:8], verbose=0)  # resets the metrics
 
 
-@pytest.mark.parametrize("steps_per_execution", _spe_values())
+@pytest.mark.parametrize("steps_per_execution, recorder", _set_ups())
 def test_metrics_reset_before_it_reads_them_is_an_error(
-    steps_per_execution, tmp_path
+    steps_per_execution, recorder, tmp_path
 ):
-    model = _model(0.01, steps_per_execution)
+    model = _model(0.01, steps_per_execution, recorder=recorder)
     x, y = _data()
     callbacks = [_EvaluatesAtEpochEnd(), StepTensorBoard(tmp_path)]
     arguments = dict(batch_size=BATCH, epochs=2, verbose=0)
@@ -186,14 +199,14 @@ def test_plateau_scale_is_logged_and_applied(tmp_path):
     assert "adam_effective_learning_rate" not in scalars  # SGD
 
 
-@pytest.mark.parametrize("steps_per_execution", _spe_values())
+@pytest.mark.parametrize("steps_per_execution, recorder", _set_ups())
 def test_a_float_rate_changed_by_other_callbacks_is_logged_where_used(
-    steps_per_execution, tmp_path
+    steps_per_execution, recorder, tmp_path
 ):
     # Keras's own callbacks change a float LR: ReduceLROnPlateau at an
     # epoch's end (listed before), LearningRateScheduler at an epoch's
     # start (listed after). Each update is logged with the LR it used.
-    model = _model(0.1, steps_per_execution, optimizer="sgd")
+    model = _model(0.1, steps_per_execution, "sgd", recorder)
     x, y = _data()
     model.fit(
         x,
@@ -222,6 +235,55 @@ def test_a_float_rate_changed_by_other_callbacks_is_logged_where_used(
         [v for _, v in scalars["learning_rate"]], expected, rtol=1e-6
     )
     assert "learning_rate_scale" not in scalars
+
+
+class _HandWrittenWarmup(keras.callbacks.Callback):
+    """Sets a float LR at every batch's begin, as hand-copied warmup
+    callbacks do: 0.01 * (update + 1)."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        update = int(keras.ops.convert_to_numpy(optimizer.iterations))
+        optimizer.learning_rate = 0.01 * (update + 1)
+
+
+@pytest.mark.parametrize("recorder", [False, True])
+@pytest.mark.parametrize("warmup_first", [True, False])
+def test_a_float_rate_set_at_every_batch_is_logged_as_applied(
+    recorder, warmup_first, tmp_path
+):
+    """SGD on a unit gradient moves the weight by the LR each update
+    applied: the logged LR is that one, however the callbacks are listed
+    (listed after StepTensorBoard, a warmup's LR is the one applied only
+    where the recorder records it inside the step)."""
+    model = unit_gradient_model(0.5)
+    model.compile(
+        model.optimizer,
+        model.loss,
+        metrics=[StepRecorder()] if recorder else [],
+    )
+    applied = RecordLearningRate()
+    callbacks = [_HandWrittenWarmup(), StepTensorBoard(tmp_path), applied]
+    if not warmup_first:
+        if not recorder or keras.backend.backend() == "jax":
+            pytest.skip("documented: list StepTensorBoard after it")
+        callbacks[:2] = callbacks[1::-1]
+    model.fit(
+        *unit_data(6),
+        batch_size=2,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    np.testing.assert_allclose(
+        applied.rates, 0.01 * np.arange(1, 13), rtol=1e-5
+    )
+    logged = read_scalars(tmp_path / "train")["learning_rate"]
+    assert [step for step, _ in logged] == list(range(12))
+    np.testing.assert_allclose(
+        [value for _, value in logged], applied.rates, rtol=1e-5
+    )
 
 
 def test_update_freq_logs_every_nth_update_with_window_means(
@@ -434,3 +496,30 @@ def test_a_recorder_no_logger_watches_records_nothing():
     assert int(keras.ops.convert_to_numpy(recorder.position)) == 0
     assert not keras.ops.convert_to_numpy(recorder.snapshots).any()
     assert history.history["batch_loss"] == [0.0]
+
+
+def test_a_recorder_too_narrow_for_the_model_says_what_it_needs(tmp_path):
+    # loss and accuracy (2 numbers each), and on tensorflow and torch the
+    # float LR (1): 5 numbers a step.
+    needed = 4 if keras.backend.backend() == "jax" else 5
+    x, y = _data()
+    for width, fits in ((needed - 1, False), (needed, True)):
+        model = _model(0.01)
+        model.compile(
+            model.optimizer,
+            model.loss,
+            metrics=["accuracy", StepRecorder(width=width)],
+        )
+        arguments = dict(batch_size=BATCH, epochs=1, verbose=0)
+        callbacks = [StepTensorBoard(tmp_path / str(width))]
+        if fits:
+            model.fit(x, y, callbacks=callbacks, **arguments)
+            continue
+        with pytest.raises(ValueError) as error:
+            model.fit(x, y, callbacks=callbacks, **arguments)
+        assert f"StepRecorder(width={width}) keeps {width} numbers" in str(
+            error.value
+        )
+        assert "needs 4 for its 2 metrics (2 each) and " + (
+            "0" if needed == 4 else "1"
+        ) + " for its learning rates" in str(error.value)

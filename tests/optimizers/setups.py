@@ -216,7 +216,7 @@ def mean_output(y_true, y_pred):
     return ops.mean(ops.cast(y_pred, "float32"))
 
 
-def unit_gradient_model(optimizer, branches=("kernel",)):
+def unit_gradient_model(optimizer, branches=("kernel",), metrics=()):
     """sum of Dense(1) branches, each on its own input column of ones."""
     inputs = keras.Input((len(branches),))
     outputs = [
@@ -227,7 +227,7 @@ def unit_gradient_model(optimizer, branches=("kernel",)):
     ]
     output = outputs[0] if len(outputs) == 1 else keras.layers.Add()(outputs)
     model = keras.Model(inputs, output)
-    model.compile(optimizer, mean_output)
+    model.compile(optimizer, mean_output, metrics=list(metrics))
     return model
 
 

@@ -2,10 +2,11 @@
 
 Keras has no public way to get the schedule object an optimizer holds or
 the counter it passes to the schedule; `_optimizer_rates` reads
-`optimizer._learning_rate` and `optimizer._iterations`. These tests fail
-on a Keras upgrade that changes either, or the other behaviours the
-module builds on. The last one pins what StepTensorBoard and the guard are
-shaped for: when Keras dispatches batch ends asynchronously.
+`optimizer._learning_rate` and `optimizer._iterations`, and on jax the
+trainer's `_jax_state_synced`. These tests fail on a Keras upgrade that
+changes any of them, or the other behaviours the module builds on. One
+pins what StepTensorBoard and the guard are shaped for: when Keras
+dispatches batch ends asynchronously.
 """
 
 import keras
@@ -14,6 +15,7 @@ import pytest
 from keras_lrtools._optimizer_rates import _COUNTER
 from keras_lrtools._optimizer_rates import _HELD
 from keras_lrtools._optimizer_rates import attached_plateau_state
+from keras_lrtools._optimizer_rates import jax_trainer_reloads
 from keras_lrtools._optimizer_rates import plateau_state
 from keras_lrtools._optimizer_rates import rate_holders
 from tests.optimizers.setups import OPTIMIZERS
@@ -143,3 +145,34 @@ def test_batch_ends_stay_asynchronous_without_batch_end_hooks(
     assert dispatch._async_train == (thread_safe and not check_every_batches)
     batch_saves = BackupAndRestore(tmp_path / "backup", save_freq=3)
     assert not keras.callbacks.CallbackList([batch_saves])._async_train
+
+
+class _Syncs(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        _ = self.model  # on jax, syncs the trainer's state
+
+
+class _SeesReloads(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.seen.append(jax_trainer_reloads(self._model))
+
+
+@pytest.mark.parametrize("synced", [False, True])
+def test_jax_trainer_reloads_at_epoch_starts_and_after_a_sync(synced):
+    # jax's trainer takes its state from the variables at an epoch's first
+    # call and after a callback read `callback.model`; the other backends
+    # use the variables at every call.
+    model = unit_gradient_model(keras.optimizers.SGD(0.1))
+    seen = _SeesReloads()
+    model.fit(
+        *ones(3),
+        batch_size=2,
+        epochs=2,
+        verbose=0,
+        callbacks=[_Syncs(), seen] if synced else [seen],
+    )
+    every_call = synced or keras.backend.backend() != "jax"
+    assert seen.seen == [True] * 6 if every_call else [True, False, False] * 2

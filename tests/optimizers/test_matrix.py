@@ -150,19 +150,22 @@ def _assert_holds_unscaled(model, kind, rate):
     assert holder.is_float if kind == "float" else holder.held is rate
 
 
+@pytest.mark.parametrize("recorder", [False, True])
 @pytest.mark.parametrize("variant", ["plain", "accumulate"])
 @pytest.mark.parametrize("policy", PRECISIONS)
 @pytest.mark.parametrize("kind", LR_KINDS)
 def test_applied_learning_rate_is_the_logged_one(
-    kind, policy, variant, tmp_path
+    kind, policy, variant, recorder, tmp_path
 ):
-    """SGD on a gradient of exactly 1 moves the weight by the LR applied."""
+    """SGD on a gradient of exactly 1 moves the weight by the LR applied;
+    logged with the rates read between calls, or recorded in the step."""
     lr0 = 0.05
     accumulation = VARIANTS[variant].get("gradient_accumulation_steps", 1)
     with precision(policy):
         rate = make_rate(kind, lr0)
         model = unit_gradient_model(
-            keras.optimizers.SGD(rate, **VARIANTS[variant])
+            keras.optimizers.SGD(rate, **VARIANTS[variant]),
+            metrics=[StepRecorder()] if recorder else [],
         )
         moved = WeightSteps(["kernel"])
         model.fit(
@@ -199,11 +202,14 @@ def _multi_optimizer(backbone_rate, head_rate):
 @pytest.mark.parametrize("kind", LR_KINDS)
 def test_multi_optimizer_every_tool(kind, policy, tmp_path):
     backbone_lr0, head_lr0 = 0.01, 0.1
+    # Every kind logged with and without a StepRecorder (by precision).
+    recorder = PRECISIONS.index(policy) % 2 == 1
     with precision(policy):
         backbone_rate = make_rate(kind, backbone_lr0)
         model = unit_gradient_model(
             _multi_optimizer(backbone_rate, head_lr0),
             branches=("backbone", "head"),
+            metrics=[StepRecorder()] if recorder else [],
         )
         x, y = ones(BATCHES, width=2)
         model.optimizer.build(model.trainable_variables)
