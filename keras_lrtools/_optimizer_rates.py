@@ -256,7 +256,9 @@ def plateau_state(model, holders):
 
     Kept on the model's optimizer (so its checkpoints hold it) and shared
     by every ScaledSchedule of the model. A model loaded from a `.keras`
-    file brings it in its ScaledSchedule's config: it is adopted.
+    file brings it in its ScaledSchedule's config: it is adopted. A train
+    step traced before it came is traced again (a StepRecorder records
+    the rates in force, its scale among them, from the traced step).
     """
     optimizer = model.optimizer
     state = getattr(optimizer, _PLATEAU_STATE, None)
@@ -265,6 +267,8 @@ def plateau_state(model, holders):
         loaded = [h.schedule.state for h in holders if _is_scaled(h)]
         state = loaded[0] if loaded else PlateauState()
         setattr(optimizer, _PLATEAU_STATE, state)
+        if getattr(model, "train_function", None) is not None:
+            model.make_train_function(force=True)
     for holder in holders:
         if _is_scaled(holder):
             holder.schedule.state = state
@@ -296,7 +300,7 @@ def rate_terms(model, holders):
             per_holder.append(("scale", held.state.scale_variable))
         elif held is not None:
             per_holder.append(("scale", None))
-        else:
+        else:  # a float's variable, or a callable's value now
             per_holder.append(("rate", holder.optimizer.learning_rate))
     return plateau, per_holder
 
@@ -305,9 +309,12 @@ def jax_trainer_reloads(model):
     """Whether jax's trainer takes the model's variables at its next call.
 
     Only then is a float LR assigned since its last call applied (and the
-    variables readable); in between it trains on its own copy.
+    variables readable); in between it trains on its own copy. Always
+    True on the other backends, which use the variables at every call.
     """
-    return bool(getattr(model, _JAX_RELOADS, True))
+    if keras.backend.backend() != "jax":
+        return True
+    return bool(getattr(model, _JAX_RELOADS))
 
 
 def _is_scaled(holder):

@@ -12,7 +12,6 @@ from keras import ops
 
 from keras_lrtools._optimizer_rates import rate_holders
 from keras_lrtools._optimizer_rates import rate_terms
-from keras_lrtools._validation import check_int
 from keras_lrtools._validation import check_positive_int
 
 # Models whose StepTensorBoard wants per-step values (set in set_model).
@@ -113,11 +112,13 @@ class StepRecorder(keras.metrics.Metric):
     batch alone (Keras's `loss` is the running mean of the epoch).
 
     Args:
-        capacity: Int >= 2. Steps kept; must exceed `steps_per_execution`;
-            `capacity * width` at most 2**24 values (64 MB).
+        capacity: Int > 0. Steps kept; must exceed `steps_per_execution`
+            (each step moves the buffer down a row: a few times that is
+            enough); `capacity * width` at most 2**24 values (64 MB).
             Default 1024.
-        width: Int > 0. Numbers kept per step: two per recorded metric
-            and one per float LR or plateau scale. Default 16.
+        width: Int > 0. Numbers kept per step: two per recorded metric,
+            then one per float LR or plateau scale if they fit (else
+            StepTensorBoard reads those before each call). Default 16.
         name: Name in the logs. Default "batch_loss".
         dtype: Optional dtype of the result.
 
@@ -129,7 +130,7 @@ class StepRecorder(keras.metrics.Metric):
 
     def __init__(self, capacity=1024, width=16, name="batch_loss", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.capacity = check_int("capacity", capacity, minimum=2)
+        self.capacity = check_positive_int("capacity", capacity)
         self.width = check_positive_int("width", width)
         if self.capacity * self.width > MAX_VALUES:
             raise ValueError(
@@ -205,12 +206,15 @@ class StepRecorder(keras.metrics.Metric):
         """(values, layout) of the rates in force now (see rate_terms).
 
         One column each from `first` on; a value that several terms share
-        is kept once. No values and no layout on jax: its train step
-        updates the metrics in a scope that holds their variables only,
-        the optimizer's are out of reach there (StepTensorBoard reads the
-        rates before each call instead, a cheap read on jax).
+        is kept once. No values and no layout (StepTensorBoard reads the
+        rates before each call instead) on jax, whose train step updates
+        the metrics in a scope that holds their variables only (a read is
+        cheap there), and for a plain callable LR, which it would call
+        once more every step.
         """
-        if keras.backend.backend() == "jax":
+        if keras.backend.backend() == "jax" or any(
+            h.schedule is None and not h.is_float for h in holders
+        ):
             return [], None
         plateau, per_holder = rate_terms(model, holders)
         values, columns = [], {}
@@ -232,32 +236,37 @@ class StepRecorder(keras.metrics.Metric):
         variables, model, holders = self._watched()
         if not variables:  # no StepTensorBoard watches the model
             return
-        rates, layout = self._rate_columns(model, holders, len(variables))
-        if len(variables) + len(rates) > self.width:
+        if len(variables) > self.width:
             raise ValueError(
                 f"StepRecorder(width={self.width}) keeps {self.width} "
                 f"numbers a step; the model needs {len(variables)} for its "
-                f"{len(variables) // 2} metrics (2 each) and {len(rates)} "
-                "for its learning rates. Compile with a larger `width`."
+                f"{len(variables) // 2} metrics (2 each). Compile with a "
+                "larger `width`."
             )
+        rates, layout = self._rate_columns(model, holders, len(variables))
+        if len(variables) + len(rates) > self.width:
+            rates, layout = [], None  # read before each call instead
         if layout != self.rate_layout:  # (Keras's __setattr__ costs)
             self._layout = None if layout is None else _Untracked(layout)
         values = [_float32(v) for v in (*variables, *rates)]
         row = ops.concatenate(
-            [ops.stack(values), ops.zeros((self.width - len(values),))]
+            [
+                ops.stack(values),
+                ops.zeros((self.width - len(values),), dtype="float32"),
+            ]
         )
-        ring = self.snapshots.value
+        kept = self.snapshots.value
         # The loss tracker's (total, count) come first: their change since
         # the last row (after a reset, the zeroed one), with Python
         # operators. An unchanged count (all sample weights zero) gives 0;
         # adding TINY leaves a count over 1e-30 as it is (float32 keeps 24
         # bits). Before the assignment, which torch makes in place.
-        change = row[:2] - ring[0, :2]
+        change = row[:2] - kept[0, :2]
         self.last_batch_loss.assign(change[0] / (change[1] + TINY))
         # The new row first, the others one down, the oldest dropped: no
         # index from the device, which costs more per step (torch, or a
         # sync on a GPU) or an XLA cluster (tensorflow without XLA).
-        self.snapshots.assign(ops.concatenate([row[None], ring[:-1]]))
+        self.snapshots.assign(ops.concatenate([row[None], kept[:-1]]))
         self.position.assign(self.position.value + 1)
 
     def result(self):

@@ -84,7 +84,11 @@ def _set_ups():
     if keras.backend.backend() != "torch":
         cases.append((4, True))
     return [
-        pytest.param(spe, recorder, id=f"spe{spe}-{'recorder' * recorder}")
+        pytest.param(
+            spe,
+            recorder,
+            id=f"spe{spe}-{'with' if recorder else 'no'}-recorder",
+        )
         for spe, recorder in cases
     ]
 
@@ -498,28 +502,97 @@ def test_a_recorder_no_logger_watches_records_nothing():
     assert history.history["batch_loss"] == [0.0]
 
 
-def test_a_recorder_too_narrow_for_the_model_says_what_it_needs(tmp_path):
-    # loss and accuracy (2 numbers each), and on tensorflow and torch the
-    # float LR (1): 5 numbers a step.
-    needed = 4 if keras.backend.backend() == "jax" else 5
+def test_a_recorder_too_narrow_for_the_rates_leaves_them_to_reads(tmp_path):
+    """loss and accuracy take 4 numbers a step, a float LR 1 more: at width
+    4 the rates are read before each call, at 5 recorded (not on jax);
+    at 3 the metrics do not fit, and fit says so."""
     x, y = _data()
-    for width, fits in ((needed - 1, False), (needed, True)):
-        model = _model(0.01)
+    for width in (3, 4, 5):
+        model = _model(0.1, optimizer="sgd", recorder=False)
+        recorder = StepRecorder(width=width)
         model.compile(
-            model.optimizer,
-            model.loss,
-            metrics=["accuracy", StepRecorder(width=width)],
+            model.optimizer, model.loss, metrics=["accuracy", recorder]
         )
-        arguments = dict(batch_size=BATCH, epochs=1, verbose=0)
-        callbacks = [StepTensorBoard(tmp_path / str(width))]
-        if fits:
-            model.fit(x, y, callbacks=callbacks, **arguments)
+        arguments = dict(batch_size=BATCH, epochs=2, verbose=0)
+        callbacks = [
+            StepTensorBoard(tmp_path / str(width)),
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, lr: 0.1 / (1 + 9 * epoch)
+            ),
+        ]
+        if width == 3:
+            with pytest.raises(ValueError) as error:
+                model.fit(x, y, callbacks=callbacks, **arguments)
+            assert str(error.value).startswith(
+                "StepRecorder(width=3) keeps 3 numbers a step; the model "
+                "needs 4 for its 2 metrics (2 each)."
+            )
             continue
-        with pytest.raises(ValueError) as error:
-            model.fit(x, y, callbacks=callbacks, **arguments)
-        assert f"StepRecorder(width={width}) keeps {width} numbers" in str(
-            error.value
+        model.fit(x, y, callbacks=callbacks, **arguments)
+        records = width == 5 and keras.backend.backend() != "jax"
+        assert (recorder.rate_layout is not None) == records
+        logged = read_scalars(tmp_path / str(width) / "train")["learning_rate"]
+        np.testing.assert_allclose(
+            [value for _, value in logged],
+            np.repeat([0.1, 0.01], STEPS_PER_EPOCH),
+            rtol=1e-6,
         )
-        assert "needs 4 for its 2 metrics (2 each) and " + (
-            "0" if needed == 4 else "1"
-        ) + " for its learning rates" in str(error.value)
+
+
+@pytest.mark.parametrize("steps_per_execution, recorder", _set_ups())
+def test_a_callable_rate_is_logged_with_its_value(
+    steps_per_execution, recorder, tmp_path
+):
+    # A plain callable LR (not a schedule): read before each call.
+    model = _model(lambda: 0.05, steps_per_execution, "sgd", recorder)
+    x, y = _data()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        verbose=0,
+        callbacks=[StepTensorBoard(tmp_path)],
+    )
+    logged = read_scalars(tmp_path / "train")["learning_rate"]
+    assert [step for step, _ in logged] == list(range(2 * STEPS_PER_EPOCH))
+    np.testing.assert_allclose([value for _, value in logged], 0.05)
+
+
+@pytest.mark.parametrize("steps_per_execution, recorder", _set_ups())
+def test_a_plateau_added_in_a_later_fit_is_logged_as_applied(
+    steps_per_execution, recorder, tmp_path
+):
+    """A first fit traces the step without a plateau; the second brings one
+    (and validation, whose step is traced then): each update is logged
+    with the LR and the scale it used."""
+    model = _model(0.1, steps_per_execution, "sgd", recorder)
+    x, y = _data()
+    arguments = dict(batch_size=BATCH, shuffle=False, verbose=0)
+    model.fit(
+        x, y, epochs=1, callbacks=[StepTensorBoard(tmp_path)], **arguments
+    )
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        validation_data=(x[:9], y[:9]),
+        callbacks=[
+            ScriptedMetric("score", [3, 3, 3]),
+            ReduceLROnPlateau("score", 0.5, 1, mode="min"),
+            StepTensorBoard(tmp_path),
+        ],
+        **arguments,
+    )
+    scalars = read_scalars(tmp_path / "train")
+    scale = [1.0] * 12 + [0.5] * 6  # halved after the second epoch
+    later = list(range(STEPS_PER_EPOCH, 4 * STEPS_PER_EPOCH))
+    assert [step for step, _ in scalars["learning_rate_scale"]] == later
+    assert [value for _, value in scalars["learning_rate_scale"]] == scale
+    logged = scalars["learning_rate"]
+    assert [step for step, _ in logged] == list(range(4 * STEPS_PER_EPOCH))
+    np.testing.assert_allclose(
+        [value for _, value in logged],
+        [0.1] * STEPS_PER_EPOCH + [0.1 * k for k in scale],
+        rtol=1e-6,
+    )

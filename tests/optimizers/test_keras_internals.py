@@ -175,4 +175,5 @@ def test_jax_trainer_reloads_at_epoch_starts_and_after_a_sync(synced):
         callbacks=[_Syncs(), seen] if synced else [seen],
     )
     every_call = synced or keras.backend.backend() != "jax"
-    assert seen.seen == [True] * 6 if every_call else [True, False, False] * 2
+    expected = [True] * 6 if every_call else [True, False, False] * 2
+    assert seen.seen == expected
