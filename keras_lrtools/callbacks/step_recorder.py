@@ -198,7 +198,8 @@ class StepRecorder(keras.metrics.Metric):
 
         (plateau, per_holder) shaped like `rate_terms`: a column index in
         place of each value, None where there is none (per holder: a
-        schedule's scale of 1). None on jax, where it records no rates.
+        schedule's scale of 1). None where it records no rates (see
+        `_rate_columns`).
         """
         return None if self._layout is None else self._layout.items
 
