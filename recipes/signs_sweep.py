@@ -90,7 +90,7 @@ def _in_workers(runs, jobs, args):
         workers,
         mp_context=multiprocessing.get_context("spawn"),  # a fresh Keras
         initializer=_start_worker,
-        initargs=(args,),
+        initargs=(args, os.getpid()),
     )
     print(f"Training {workers} runs at once, {args.threads} thread(s) each.")
     summaries = []
@@ -110,15 +110,18 @@ def _in_workers(runs, jobs, args):
 
 # In each worker process: the recipe's module, its data and arguments.
 _WORKER = {}
+_RUN_IN_PROGRESS = threading.Lock()
 
 
-def _start_worker(args):
+def _start_worker(args, sweep_pid):
+    # First, and with the sweep's own pid: a sweep killed while this worker
+    # still imports Keras must end it too.
+    threading.Thread(
+        target=_end_with_parent, args=(sweep_pid,), daemon=True
+    ).start()
     import train_signs
 
     _quiet_retracing()
-    threading.Thread(
-        target=_end_with_parent, args=(os.getppid(),), daemon=True
-    ).start()
     _WORKER.update(
         recipe=train_signs,
         args=args,
@@ -133,8 +136,9 @@ def _end_with_parent(parent):
     run in progress stops as on Ctrl-C, writing what it holds."""
     while os.getppid() == parent:
         time.sleep(1)
-    _thread.interrupt_main()
-    time.sleep(30)
+    if not _RUN_IN_PROGRESS.acquire(blocking=False):
+        _thread.interrupt_main()
+        _RUN_IN_PROGRESS.acquire(timeout=30)
     os._exit(1)
 
 
@@ -144,7 +148,7 @@ def _train_in_worker(name, seed, folder):
         raise KeyboardInterrupt  # started after Ctrl-C: not trained
     recipe, output = _WORKER["recipe"], io.StringIO()
     try:
-        with contextlib.redirect_stdout(output):
+        with _RUN_IN_PROGRESS, contextlib.redirect_stdout(output):
             summary = recipe.train(
                 name,
                 seed,
