@@ -132,8 +132,9 @@ def _start_worker(args, sweep_pid):
 
 
 def _end_with_parent(parent):
-    """Ends this worker when the sweep's process is gone (killed): the
-    run in progress stops as on Ctrl-C, writing what it holds."""
+    """Ends this worker when the sweep's process is gone (killed): at once
+    between runs; a run in progress first stops as on Ctrl-C, writing what
+    it holds."""
     while os.getppid() == parent:
         time.sleep(1)
     if not _RUN_IN_PROGRESS.acquire(blocking=False):
