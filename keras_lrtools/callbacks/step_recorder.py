@@ -99,6 +99,9 @@ def _stack_and_concatenate():
     return ops.stack, ops.concatenate
 
 
+_STACK, _CONCATENATE = _stack_and_concatenate()  # the backend is fixed
+
+
 # The buffer on the device: 64 MB of float32 at most.
 MAX_VALUES = 2**24
 TINY = float(np.finfo(np.float32).tiny)  # float32's smallest normal, 2**-126
@@ -263,11 +266,10 @@ class StepRecorder(keras.metrics.Metric):
             rates, layout = [], None  # read before each call instead
         if layout != self.rate_layout:  # (Keras's __setattr__ costs)
             self._layout = None if layout is None else _Untracked(layout)
-        stack, concatenate = _stack_and_concatenate()
         values = [_float32(v) for v in (*variables, *rates)]
-        row = concatenate(
+        row = _CONCATENATE(
             [
-                stack(values),
+                _STACK(values),
                 ops.zeros((self.width - len(values),), dtype="float32"),
             ]
         )
@@ -282,7 +284,7 @@ class StepRecorder(keras.metrics.Metric):
         # The new row first, the others one down, the oldest dropped: no
         # index from the device, which costs more per step (torch, or a
         # sync on a GPU) or an XLA cluster (tensorflow without XLA).
-        self.snapshots.assign(concatenate([row[None], kept[:-1]]))
+        self.snapshots.assign(_CONCATENATE([row[None], kept[:-1]]))
         self.position.assign(self.position.value + 1)
 
     def result(self):
